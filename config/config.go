@@ -1,0 +1,161 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole of lingpai's configuration. Its yaml tags are the key names users write in
+// config.yaml and, upper-cased with dots as underscores, in LINGPAI_* environment variables.
+type Config struct {
+	Server   Server   `yaml:"server"`
+	Database Database `yaml:"database"`
+	Tokens   Tokens   `yaml:"tokens"`
+	Throttle Throttle `yaml:"throttle"`
+	Grants   Grants   `yaml:"grants"`
+	Log      Log      `yaml:"log"`
+}
+
+// Server is the HTTP side.
+type Server struct {
+	Addr            string        `yaml:"addr"`
+	Issuer          string        `yaml:"issuer"`
+	MaxBodyBytes    int64         `yaml:"max_body_bytes"`
+	CacheTTL        time.Duration `yaml:"cache_ttl"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TrustedProxies lists proxy addresses (IPs or CIDRs) whose X-Forwarded-For is believed when
+	// working out the client IP for throttling; empty means the TCP peer is the client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Database selects the storage backend.
+type Database struct {
+	Driver          string        `yaml:"driver"`
+	DSN             string        `yaml:"dsn"`
+	MaxOpenConns    int           `yaml:"max_open_conns"`
+	MaxIdleConns    int           `yaml:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+}
+
+// Tokens sets lifetimes and formats.
+type Tokens struct {
+	AccessTokenLifetime  time.Duration `yaml:"access_token_lifetime"`
+	RefreshTokenLifetime time.Duration `yaml:"refresh_token_lifetime"`
+	AuthCodeLifetime     time.Duration `yaml:"authorization_code_lifetime"`
+	IDTokenLifetime      time.Duration `yaml:"id_token_lifetime"`
+	// Format is jwt (RFC 9068 access tokens) or opaque (HMAC tokens that only introspection can read).
+	Format           string `yaml:"format"`
+	SigningAlgorithm string `yaml:"signing_algorithm"`
+	// Secret keys the HMAC of refresh tokens, codes and opaque access tokens. Empty: one is generated
+	// on first start and kept in the database, so every replica uses the same one.
+	Secret     string `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+}
+
+// Throttle bounds password guessing; counters live in the database so every replica sees them.
+type Throttle struct {
+	MaxFailures   int           `yaml:"max_failures"`
+	IPMaxFailures int           `yaml:"ip_max_failures"`
+	Window        time.Duration `yaml:"window"`
+	Lockout       time.Duration `yaml:"lockout"`
+}
+
+// Grants lists the grant types this server accepts.
+type Grants struct {
+	Enabled []string `yaml:"enabled"`
+}
+
+// Log sets the log output.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// StandardGrants are the grants fosite itself provides.
+var StandardGrants = []string{"authorization_code", "client_credentials", "password", "refresh_token"}
+
+// Default returns a configuration that runs as it is: embedded SQLite, JWT access tokens.
+func Default() *Config {
+	return &Config{
+		Server: Server{
+			Addr: "127.0.0.1:8080", Issuer: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10,
+			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
+		},
+		Database: Database{Driver: "sqlite", DSN: "lingpai.db", MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute},
+		Tokens: Tokens{
+			AccessTokenLifetime: time.Hour, RefreshTokenLifetime: 30 * 24 * time.Hour,
+			AuthCodeLifetime: 5 * time.Minute, IDTokenLifetime: time.Hour,
+			Format: "jwt", SigningAlgorithm: "RS256",
+		},
+		Throttle: Throttle{MaxFailures: 5, IPMaxFailures: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
+		Grants:   Grants{Enabled: append([]string(nil), StandardGrants...)},
+		Log:      Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load reads path (when it exists, or must exist when required), applies the environment and
+// validates the result. env is os.Environ()'s shape, passed in so tests need no global state.
+func Load(path string, required bool, env []string) (*Config, error) {
+	cfg := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			if err := decodeYAML(data, cfg); err != nil {
+				return nil, fmt.Errorf("config %s: %w", path, err)
+			}
+		case errors.Is(err, fs.ErrNotExist) && !required:
+		default:
+			return nil, fmt.Errorf("config: %w", err)
+		}
+	}
+	if err := applyEnv(cfg, env); err != nil {
+		return nil, err
+	}
+	if err := cfg.resolveFiles(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func decodeYAML(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true) // an unknown key is a typo until proven otherwise
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// resolveFiles reads *_file secrets so the rest of the program only sees values.
+func (c *Config) resolveFiles() error {
+	if c.Tokens.SecretFile != "" {
+		b, err := os.ReadFile(c.Tokens.SecretFile)
+		if err != nil {
+			return fmt.Errorf("config: tokens.secret_file: %w", err)
+		}
+		c.Tokens.Secret = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+// GrantEnabled reports whether grant type name is listed in grants.enabled.
+func (c *Config) GrantEnabled(name string) bool {
+	for _, g := range c.Grants.Enabled {
+		if g == name {
+			return true
+		}
+	}
+	return false
+}

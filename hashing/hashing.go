@@ -1,0 +1,170 @@
+package hashing
+
+import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// ErrMismatch means the secret does not match the hash.
+var ErrMismatch = errors.New("hashing: secret does not match")
+
+// ErrUnknownFormat means the stored hash has a prefix this package does not know.
+var ErrUnknownFormat = errors.New("hashing: unknown hash format")
+
+const fastPrefix = "$sha256$"
+
+// Argon2Params are the argon2id costs for new hashes. The defaults follow OWASP's minimum
+// (19 MiB, 2 passes, 1 lane), which costs ~20-30 ms on one core here.
+type Argon2Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+}
+
+// DefaultArgon2 is used when a Hasher's params are zero.
+var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1}
+
+// Hasher hashes and checks secrets. It satisfies fosite.Hasher, so fosite's client
+// authentication calls it directly.
+type Hasher struct {
+	Argon2 Argon2Params
+}
+
+// Hash returns a slow, salted argon2id hash: for secrets a person chose.
+func (h Hasher) Hash(_ context.Context, secret []byte) ([]byte, error) {
+	p := h.Argon2
+	if p.Memory == 0 {
+		p = DefaultArgon2
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, fmt.Errorf("hashing: salt: %w", err)
+	}
+	key := argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, 32)
+	enc := base64.RawStdEncoding
+	return []byte(fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		enc.EncodeToString(salt), enc.EncodeToString(key))), nil
+}
+
+// HashGenerated returns a fast SHA-256 hash: only for secrets with at least 256 random bits, where a
+// slow hash protects nothing and would cap the token endpoint's throughput.
+func HashGenerated(secret []byte) []byte {
+	sum := sha256.Sum256(secret)
+	return []byte(fastPrefix + base64.RawStdEncoding.EncodeToString(sum[:]))
+}
+
+// Compare checks secret against a stored hash of any supported format in constant time.
+func (h Hasher) Compare(_ context.Context, stored, secret []byte) error {
+	s := string(stored)
+	switch {
+	case strings.HasPrefix(s, fastPrefix):
+		want, err := base64.RawStdEncoding.DecodeString(s[len(fastPrefix):])
+		if err != nil {
+			return fmt.Errorf("hashing: sha256 hash: %w", err)
+		}
+		sum := sha256.Sum256(secret)
+		return equal(want, sum[:])
+	case strings.HasPrefix(s, "$argon2id$"):
+		return compareArgon2(s, secret)
+	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
+		if err := bcrypt.CompareHashAndPassword(stored, secret); err != nil {
+			return ErrMismatch
+		}
+		return nil
+	case strings.HasPrefix(s, "AQAAAA"):
+		return compareASPNetV3(s, secret)
+	}
+	return ErrUnknownFormat
+}
+
+func equal(a, b []byte) error {
+	if subtle.ConstantTimeCompare(a, b) != 1 {
+		return ErrMismatch
+	}
+	return nil
+}
+
+func compareArgon2(s string, secret []byte) error {
+	// $argon2id$v=19$m=19456,t=2,p=1$salt$hash
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 {
+		return fmt.Errorf("hashing: argon2id: %w", ErrUnknownFormat)
+	}
+	var p Argon2Params
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return fmt.Errorf("hashing: argon2id version %q: %w", parts[2], ErrUnknownFormat)
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return fmt.Errorf("hashing: argon2id params: %w", err)
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return fmt.Errorf("hashing: argon2id salt: %w", err)
+	}
+	want, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil {
+		return fmt.Errorf("hashing: argon2id key: %w", err)
+	}
+	got := argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	return equal(want, got)
+}
+
+// compareASPNetV3 checks ASP.NET Core Identity's v3 format (what IdentityServer4 deployments store
+// in AspNetUsers.PasswordHash), so their users can be imported without a password reset:
+// 0x01 | prf uint32 | iterations uint32 | salt length uint32 | salt | subkey, base64.
+func compareASPNetV3(s string, secret []byte) error {
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(raw) < 13 || raw[0] != 0x01 {
+		return fmt.Errorf("hashing: aspnet v3: %w", ErrUnknownFormat)
+	}
+	prf := binary.BigEndian.Uint32(raw[1:5])
+	iter := int(binary.BigEndian.Uint32(raw[5:9]))
+	saltLen := int(binary.BigEndian.Uint32(raw[9:13]))
+	if saltLen < 8 || 13+saltLen >= len(raw) || iter < 1 {
+		return fmt.Errorf("hashing: aspnet v3 layout: %w", ErrUnknownFormat)
+	}
+	salt, want := raw[13:13+saltLen], raw[13+saltLen:]
+	var h func() hash.Hash
+	switch prf {
+	case 0:
+		h = sha1.New
+	case 1:
+		h = sha256.New
+	case 2:
+		h = sha512.New
+	default:
+		return fmt.Errorf("hashing: aspnet v3 prf %d: %w", prf, ErrUnknownFormat)
+	}
+	got, err := pbkdf2.Key(h, string(secret), salt, iter, len(want))
+	if err != nil {
+		return fmt.Errorf("hashing: aspnet v3: %w", err)
+	}
+	return equal(want, got)
+}
+
+// IsFast reports whether stored is the fast generated-secret format.
+func IsFast(stored []byte) bool { return strings.HasPrefix(string(stored), fastPrefix) }
+
+// GenerateSecret returns a client secret with 256 random bits, base64url without padding.
+func GenerateSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("hashing: generate secret: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

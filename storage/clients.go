@@ -1,0 +1,180 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+)
+
+var _ fosite.Client = (*Client)(nil)
+
+// GetID implements fosite.Client.
+func (c *Client) GetID() string { return c.ID }
+
+// GetHashedSecret implements fosite.Client.
+func (c *Client) GetHashedSecret() []byte { return c.SecretHash }
+
+// GetRedirectURIs implements fosite.Client.
+func (c *Client) GetRedirectURIs() []string { return c.RedirectURIs }
+
+// GetGrantTypes implements fosite.Client.
+func (c *Client) GetGrantTypes() fosite.Arguments { return fosite.Arguments(c.GrantTypes) }
+
+// GetResponseTypes implements fosite.Client; a client that may use the code grant gets "code".
+func (c *Client) GetResponseTypes() fosite.Arguments {
+	if len(c.ResponseTypes) > 0 {
+		return fosite.Arguments(c.ResponseTypes)
+	}
+	return fosite.Arguments{"code"}
+}
+
+// GetScopes implements fosite.Client.
+func (c *Client) GetScopes() fosite.Arguments { return fosite.Arguments(c.Scopes) }
+
+// IsPublic implements fosite.Client.
+func (c *Client) IsPublic() bool { return c.Public }
+
+// GetAudience implements fosite.Client: the registered audience, or the server's default.
+func (c *Client) GetAudience() fosite.Arguments {
+	if len(c.Audience) > 0 {
+		return fosite.Arguments(c.Audience)
+	}
+	return fosite.Arguments(c.defaultAudience)
+}
+
+// ErrClientExists is returned when creating a client whose id is taken.
+var ErrClientExists = errors.New("storage: client already exists")
+
+// clientCache keeps clients for a short TTL: a client lookup is on every token request, while a
+// client change may take up to the TTL to reach every replica.
+type clientCache struct {
+	ttl time.Duration
+	mu  sync.RWMutex
+	m   map[string]cachedClient
+}
+
+type cachedClient struct {
+	c   *Client
+	exp time.Time
+}
+
+func (cc *clientCache) get(id string, now time.Time) (*Client, bool) {
+	if cc.ttl <= 0 {
+		return nil, false
+	}
+	cc.mu.RLock()
+	defer cc.mu.RUnlock()
+	e, ok := cc.m[id]
+	if !ok || now.After(e.exp) {
+		return nil, false
+	}
+	return e.c, true
+}
+
+func (cc *clientCache) put(c *Client, now time.Time) {
+	if cc.ttl <= 0 {
+		return
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.m == nil || len(cc.m) > 10000 {
+		cc.m = map[string]cachedClient{}
+	}
+	cc.m[c.ID] = cachedClient{c: c, exp: now.Add(cc.ttl)}
+}
+
+func (cc *clientCache) forget(id string) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	delete(cc.m, id)
+}
+
+// GetClient implements fosite.ClientManager. Unknown is fosite.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := s.Client(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Client loads one client (through the cache).
+func (s *Store) Client(ctx context.Context, id string) (*Client, error) {
+	now := s.now()
+	if c, ok := s.clients.get(id, now); ok {
+		return c, nil
+	}
+	var c Client
+	err := s.db(ctx).Where("id = ?", id).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: get client: %w", err)
+	}
+	c.defaultAudience = s.opts.DefaultAudience
+	s.clients.put(&c, now)
+	return &c, nil
+}
+
+// CreateClient registers a client.
+func (s *Store) CreateClient(ctx context.Context, c *Client) error {
+	now := s.now()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if err := s.db(ctx).Create(c).Error; err != nil {
+		if isDuplicate(err) {
+			return ErrClientExists
+		}
+		return fmt.Errorf("storage: create client: %w", err)
+	}
+	return nil
+}
+
+// UpdateClient saves every field of a client.
+func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
+	c.UpdatedAt = s.now()
+	res := s.db(ctx).Model(&Client{}).Where("id = ?", c.ID).Select("*").Omit("created_at").Updates(c)
+	if res.Error != nil {
+		return fmt.Errorf("storage: update client: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fosite.ErrNotFound
+	}
+	s.clients.forget(c.ID)
+	return nil
+}
+
+// ListClients returns every client, ordered by id.
+func (s *Store) ListClients(ctx context.Context) ([]Client, error) {
+	var out []Client
+	if err := s.db(ctx).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("storage: list clients: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteClient removes a client and every token issued to it.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		res := s.db(ctx).Where("id = ?", id).Delete(&Client{})
+		if res.Error != nil {
+			return fmt.Errorf("storage: delete client: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fosite.ErrNotFound
+		}
+		for _, t := range []string{tblAccess, tblRefresh, tblCode, tblPKCE, tblOIDC} {
+			if err := s.db(ctx).Table(t).Where("client_id = ?", id).Delete(&requestRow{}).Error; err != nil {
+				return fmt.Errorf("storage: delete client tokens: %w", err)
+			}
+		}
+		return nil
+	})
+	s.clients.forget(id)
+	return err
+}

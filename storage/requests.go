@@ -1,0 +1,362 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+
+	"github.com/lingpai/lingpai/session"
+)
+
+// farFuture stands in for "never expires" without a zero or NULL date (TiDB rejects zero dates).
+var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// key turns a token signature into the row key: the stored value is a hash, so a database leak
+// does not even reveal the signatures.
+func key(signature string) string {
+	sum := sha256.Sum256([]byte(signature))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Store) toRow(signature string, req fosite.Requester, tokenType fosite.TokenType) (requestRow, error) {
+	sess, err := json.Marshal(req.GetSession())
+	if err != nil {
+		return requestRow{}, fmt.Errorf("storage: encode session: %w", err)
+	}
+	exp := farFuture
+	subject := ""
+	if ss := req.GetSession(); ss != nil {
+		if t := ss.GetExpiresAt(tokenType); !t.IsZero() {
+			exp = t.UTC()
+		}
+		subject = ss.GetSubject()
+	}
+	now := s.now()
+	return requestRow{
+		Signature:       key(signature),
+		RequestID:       req.GetID(),
+		RequestedAt:     req.GetRequestedAt().UTC(),
+		ClientID:        req.GetClient().GetID(),
+		Subject:         subject,
+		Scopes:          strings.Join(req.GetRequestedScopes(), " "),
+		GrantedScopes:   strings.Join(req.GetGrantedScopes(), " "),
+		Audience:        strings.Join(req.GetRequestedAudience(), " "),
+		GrantedAudience: strings.Join(req.GetGrantedAudience(), " "),
+		Form:            req.GetRequestForm().Encode(),
+		Session:         sess,
+		Active:          true,
+		ExpiresAt:       exp,
+		CreatedAt:       now,
+	}, nil
+}
+
+func (s *Store) fromRow(ctx context.Context, r *requestRow, sess fosite.Session) (*fosite.Request, error) {
+	client, err := s.GetClient(ctx, r.ClientID)
+	if err != nil {
+		return nil, err // a deleted client takes its tokens with it
+	}
+	if sess == nil {
+		sess = session.New()
+	}
+	if err := json.Unmarshal(r.Session, sess); err != nil {
+		return nil, fmt.Errorf("storage: decode session: %w", err)
+	}
+	form, err := url.ParseQuery(r.Form)
+	if err != nil {
+		return nil, fmt.Errorf("storage: decode form: %w", err)
+	}
+	return &fosite.Request{
+		ID:                r.RequestID,
+		RequestedAt:       r.RequestedAt,
+		Client:            client,
+		RequestedScope:    fields(r.Scopes),
+		GrantedScope:      fields(r.GrantedScopes),
+		RequestedAudience: fields(r.Audience),
+		GrantedAudience:   fields(r.GrantedAudience),
+		Form:              form,
+		Session:           sess,
+	}, nil
+}
+
+func fields(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Fields(s)
+}
+
+const (
+	tblAccess  = "access_tokens"
+	tblRefresh = "refresh_tokens"
+	tblCode    = "authorize_codes"
+	tblPKCE    = "pkce_requests"
+	tblOIDC    = "oidc_sessions"
+)
+
+func (s *Store) create(ctx context.Context, table string, row requestRow) error {
+	if err := s.db(ctx).Table(table).Create(&row).Error; err != nil {
+		return fmt.Errorf("storage: create in %s: %w", table, err)
+	}
+	return nil
+}
+
+// get loads a row; missing means fosite.ErrNotFound.
+func (s *Store) get(ctx context.Context, table string, signature string) (*requestRow, error) {
+	var row requestRow
+	err := s.db(ctx).Table(table).Where("signature = ?", key(signature)).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fosite.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: get from %s: %w", table, err)
+	}
+	return &row, nil
+}
+
+func (s *Store) delete(ctx context.Context, table string, signature string) error {
+	if err := s.db(ctx).Table(table).Where("signature = ?", key(signature)).Delete(&requestRow{}).Error; err != nil {
+		return fmt.Errorf("storage: delete from %s: %w", table, err)
+	}
+	return nil
+}
+
+// --- oauth2.AuthorizeCodeStorage
+
+// CreateAuthorizeCodeSession stores an authorization code's request.
+func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, code string, req fosite.Requester) error {
+	row, err := s.toRow(code, req, fosite.AuthorizeCode)
+	if err != nil {
+		return err
+	}
+	return s.create(ctx, tblCode, row)
+}
+
+// GetAuthorizeCodeSession returns the code's request; a used code returns the request together
+// with fosite.ErrInvalidatedAuthorizeCode so fosite can revoke what was issued from it.
+func (s *Store) GetAuthorizeCodeSession(ctx context.Context, code string, sess fosite.Session) (fosite.Requester, error) {
+	row, err := s.get(ctx, tblCode, code)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.fromRow(ctx, row, sess)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession marks a code used. It is compare-and-set: of two concurrent
+// redemptions only one flips the flag; the other gets ErrSerializationFailure.
+func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
+	res := s.db(ctx).Table(tblCode).Where("signature = ? AND active = ?", key(code), true).Update("active", false)
+	if res.Error != nil {
+		return fmt.Errorf("storage: invalidate code: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fosite.ErrSerializationFailure
+	}
+	return nil
+}
+
+// --- oauth2.AccessTokenStorage
+
+// CreateAccessTokenSession stores an access token's request.
+func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	row, err := s.toRow(signature, req, fosite.AccessToken)
+	if err != nil {
+		return err
+	}
+	return s.create(ctx, tblAccess, row)
+}
+
+// GetAccessTokenSession loads an access token's request.
+func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	row, err := s.get(ctx, tblAccess, signature)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return nil, fosite.ErrInactiveToken
+	}
+	return s.fromRow(ctx, row, sess)
+}
+
+// DeleteAccessTokenSession deletes one access token.
+func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, tblAccess, signature)
+}
+
+// --- oauth2.RefreshTokenStorage
+
+// CreateRefreshTokenSession stores a refresh token's request, linked to its access token.
+func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
+	row, err := s.toRow(signature, req, fosite.RefreshToken)
+	if err != nil {
+		return err
+	}
+	if accessSignature != "" {
+		row.AccessSignature = key(accessSignature)
+	}
+	return s.create(ctx, tblRefresh, row)
+}
+
+// GetRefreshTokenSession loads a refresh token's request; a used (rotated or revoked) token
+// returns the request with fosite.ErrInactiveToken, which triggers reuse detection.
+func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	row, err := s.get(ctx, tblRefresh, signature)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.fromRow(ctx, row, sess)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteRefreshTokenSession deletes one refresh token.
+func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, tblRefresh, signature)
+}
+
+// ErrTokenReused is wrapped into the error of a refresh whose token had already been used by a
+// concurrent request: the family has been revoked.
+var ErrTokenReused = errors.New("storage: refresh token already used; token family revoked")
+
+// RotateRefreshToken retires the presented refresh token and the family's access tokens. Retiring
+// is compare-and-set: when the token is no longer active (a concurrent refresh won), this is reuse
+// (RFC 9700 section 4.14.2): the whole family is revoked once the failing transaction has rolled
+// back, and the request fails.
+func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signature string) error {
+	res := s.db(ctx).Table(tblRefresh).
+		Where("signature = ? AND active = ?", key(signature), true).
+		Update("active", false)
+	if res.Error != nil {
+		return fmt.Errorf("storage: rotate refresh token: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		s.afterRollback(ctx, func(ctx context.Context) { _ = s.revokeFamily(ctx, requestID) })
+		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, ErrTokenReused)
+	}
+	return s.RevokeAccessToken(ctx, requestID)
+}
+
+// --- oauth2.TokenRevocationStorage
+
+// RevokeRefreshToken deactivates every refresh token of a grant (its family).
+func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if err := s.db(ctx).Table(tblRefresh).Where("request_id = ?", requestID).Update("active", false).Error; err != nil {
+		return fmt.Errorf("storage: revoke refresh tokens: %w", err)
+	}
+	return nil
+}
+
+// RevokeAccessToken deletes every access token of a grant.
+func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
+	if err := s.db(ctx).Table(tblAccess).Where("request_id = ?", requestID).Delete(&requestRow{}).Error; err != nil {
+		return fmt.Errorf("storage: revoke access tokens: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) revokeFamily(ctx context.Context, requestID string) error {
+	return s.Transaction(ctx, func(ctx context.Context) error {
+		if err := s.RevokeRefreshToken(ctx, requestID); err != nil {
+			return err
+		}
+		return s.RevokeAccessToken(ctx, requestID)
+	})
+}
+
+// RevokeFamily revokes every token of a grant; lingpai calls it when an account is no longer allowed.
+func (s *Store) RevokeFamily(ctx context.Context, requestID string) error {
+	return s.revokeFamily(ctx, requestID)
+}
+
+// --- openid.OpenIDConnectRequestStorage
+
+// CreateOpenIDConnectSession stores the OIDC part of an authorization code.
+func (s *Store) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
+	row, err := s.toRow(code, req, fosite.AuthorizeCode)
+	if err != nil {
+		return err
+	}
+	return s.create(ctx, tblOIDC, row)
+}
+
+// GetOpenIDConnectSession loads it; none is fosite.ErrNotFound (= openid.ErrNoSessionFound).
+func (s *Store) GetOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) (fosite.Requester, error) {
+	row, err := s.get(ctx, tblOIDC, code)
+	if err != nil {
+		return nil, err
+	}
+	return s.fromRow(ctx, row, req.GetSession())
+}
+
+// DeleteOpenIDConnectSession deletes it.
+func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.delete(ctx, tblOIDC, code)
+}
+
+// --- pkce.PKCERequestStorage
+
+// CreatePKCERequestSession stores the PKCE challenge of an authorization code.
+func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	row, err := s.toRow(signature, req, fosite.AuthorizeCode)
+	if err != nil {
+		return err
+	}
+	return s.create(ctx, tblPKCE, row)
+}
+
+// GetPKCERequestSession loads it.
+func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	row, err := s.get(ctx, tblPKCE, signature)
+	if err != nil {
+		return nil, err
+	}
+	return s.fromRow(ctx, row, sess)
+}
+
+// DeletePKCERequestSession deletes it.
+func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, tblPKCE, signature)
+}
+
+// --- fosite.ClientManager: client assertion replay
+
+// ClientAssertionJWTValid returns fosite.ErrJTIKnown for a jti seen before and not yet expired.
+func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
+	var n int64
+	if err := s.db(ctx).Model(&jtiRow{}).Where("jti = ? AND expires_at > ?", key(jti), s.now()).Count(&n).Error; err != nil {
+		return fmt.Errorf("storage: jti: %w", err)
+	}
+	if n > 0 {
+		return fosite.ErrJTIKnown
+	}
+	return nil
+}
+
+// SetClientAssertionJWT remembers a jti until exp.
+func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	err := s.db(ctx).Create(&jtiRow{JTI: key(jti), ExpiresAt: exp.UTC()}).Error
+	if err != nil && isDuplicate(err) {
+		return fosite.ErrJTIKnown
+	}
+	return err
+}
