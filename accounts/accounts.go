@@ -1,0 +1,134 @@
+// Package accounts answers "who is this?" for lingpai: local users with hashed passwords, the
+// identities linked to them (directory entries, phones, WeChat), and the claims tokens carry.
+// Grants ask it for a subject; they never touch tables.
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/ory/fosite"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/lingpai/lingpai/hashing"
+	"github.com/lingpai/lingpai/reqctx"
+	"github.com/lingpai/lingpai/storage"
+	"github.com/lingpai/lingpai/throttle"
+)
+
+// ErrBadCredentials is the one answer for an unknown user, a wrong password, a disabled account
+// and a locked-out account, so no response reveals which accounts exist.
+var ErrBadCredentials = errors.New("accounts: bad credentials")
+
+// Service is the local account directory.
+type Service struct {
+	store     *storage.Store
+	hasher    hashing.Hasher
+	regulator *throttle.Regulator
+	logger    *slog.Logger
+	dummy     []byte // a real hash, verified for unknown users so they cost as much as known ones
+}
+
+// New returns the service.
+func New(store *storage.Store, hasher hashing.Hasher, regulator *throttle.Regulator, logger *slog.Logger) (*Service, error) {
+	dummy, err := hasher.Hash(context.Background(), []byte("lingpai-timing-equaliser"))
+	if err != nil {
+		return nil, err
+	}
+	return &Service{store: store, hasher: hasher, regulator: regulator, logger: logger, dummy: dummy}, nil
+}
+
+// NormalizeUsername folds a username to the form it is stored and compared in: NFKC, trimmed,
+// lower case, so "Alice", "alice " and full-width "ａｌｉｃｅ" are one account.
+func NormalizeUsername(u string) string {
+	return strings.ToLower(strings.TrimSpace(norm.NFKC.String(u)))
+}
+
+// Authenticate checks a local username and password (fosite's ROPC storage contract: a
+// fosite.ErrNotFound-wrapped error is invalid_grant, anything else a server error).
+func (s *Service) Authenticate(ctx context.Context, username, password string) (string, error) {
+	name := NormalizeUsername(username)
+	ip := reqctx.From(ctx).ClientIP
+	account := "pwd:" + name
+	if err := s.regulator.Check(ctx, account, ip); err != nil {
+		if errors.Is(err, throttle.ErrLocked) {
+			s.logger.WarnContext(ctx, "sign-in refused", "event", "signin.failed", "reason", "throttled", "username", name)
+			return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, ErrBadCredentials)
+		}
+		return "", err
+	}
+	u, err := s.store.UserByUsername(ctx, name)
+	if err != nil && !errors.Is(err, fosite.ErrNotFound) {
+		return "", err
+	}
+	reason := ""
+	switch {
+	case u == nil:
+		_ = s.hasher.Compare(ctx, s.dummy, []byte(password))
+		reason = "unknown_user"
+	case len(u.PasswordHash) == 0:
+		_ = s.hasher.Compare(ctx, s.dummy, []byte(password))
+		reason = "no_password"
+	case s.hasher.Compare(ctx, u.PasswordHash, []byte(password)) != nil:
+		reason = "bad_password"
+	case u.Disabled:
+		reason = "disabled"
+	}
+	if reason != "" {
+		locked, ferr := s.regulator.Fail(ctx, account, ip)
+		if ferr != nil {
+			return "", ferr
+		}
+		s.logger.InfoContext(ctx, "sign-in failed", "event", "signin.failed", "reason", reason, "username", name, "throttled_now", locked)
+		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, ErrBadCredentials)
+	}
+	if err := s.regulator.Succeed(ctx, account); err != nil {
+		return "", err
+	}
+	s.logger.InfoContext(ctx, "sign-in succeeded", "event", "signin.succeeded", "subject", u.ID)
+	return u.ID, nil
+}
+
+// Active reports whether subject is a user that may still get tokens (exists, not disabled).
+func (s *Service) Active(ctx context.Context, subject string) (bool, error) {
+	u, err := s.store.UserByID(ctx, subject)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !u.Disabled, nil
+}
+
+// Claims returns the standard claims of a user, keyed by OIDC claim name.
+func (s *Service) Claims(ctx context.Context, subject string) (map[string]any, error) {
+	u, err := s.store.UserByID(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	return UserClaims(u), nil
+}
+
+// UserClaims maps a user row to OIDC claims, leaving out what is empty.
+func UserClaims(u *storage.User) map[string]any {
+	c := map[string]any{}
+	if u.Username != nil {
+		c["preferred_username"] = *u.Username
+	}
+	if u.Name != "" {
+		c["name"] = u.Name
+	}
+	if u.Email != "" {
+		c["email"] = u.Email
+		c["email_verified"] = u.EmailVerified
+	}
+	if u.Phone != nil {
+		c["phone_number"] = *u.Phone
+		c["phone_number_verified"] = u.PhoneVerified
+	}
+	return c
+}

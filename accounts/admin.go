@@ -1,0 +1,78 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lingpai/lingpai/storage"
+)
+
+// ErrWeakPassword is returned for a password too short to be worth storing.
+var ErrWeakPassword = errors.New("accounts: password must be at least 8 characters")
+
+// NewUser describes a local user to create.
+type NewUser struct {
+	Username string
+	Password string
+	Phone    string // already normalised to E.164 by the caller
+	Email    string
+	Name     string
+}
+
+// CreateUser creates a local user with a hashed password.
+func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*storage.User, error) {
+	name := NormalizeUsername(nu.Username)
+	if name == "" {
+		return nil, errors.New("accounts: username is required")
+	}
+	u := &storage.User{Username: &name, Name: nu.Name, Email: nu.Email}
+	if nu.Password != "" {
+		h, err := s.hashPassword(ctx, nu.Password)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = h
+	}
+	if nu.Phone != "" {
+		p := nu.Phone
+		u.Phone, u.PhoneVerified = &p, true
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *Service) hashPassword(ctx context.Context, pw string) ([]byte, error) {
+	if len([]rune(pw)) < 8 {
+		return nil, ErrWeakPassword
+	}
+	h, err := s.hasher.Hash(ctx, []byte(pw))
+	if err != nil {
+		return nil, fmt.Errorf("accounts: hash password: %w", err)
+	}
+	return h, nil
+}
+
+// SetPassword replaces a user's password.
+func (s *Service) SetPassword(ctx context.Context, username, pw string) error {
+	u, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash, err = s.hashPassword(ctx, pw); err != nil {
+		return err
+	}
+	return s.store.SaveUser(ctx, u)
+}
+
+// SetDisabled disables or re-enables a user.
+func (s *Service) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	u, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
+	if err != nil {
+		return err
+	}
+	u.Disabled = disabled
+	return s.store.SaveUser(ctx, u)
+}

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lingpai/lingpai/config"
+	"github.com/lingpai/lingpai/hashing"
+	"github.com/lingpai/lingpai/server"
+	"github.com/lingpai/lingpai/storage"
+)
+
+func (e *env) serve(args []string) error {
+	fs, cfgPath := e.flags("serve")
+	demo := fs.Bool("demo", false, "run on a throw-away embedded database seeded with a demo client and user")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var cleanup func()
+	if *demo {
+		if cleanup, err = demoConfig(cfg); err != nil {
+			return err
+		}
+		defer cleanup()
+	}
+	logger := newLogger(e.stderr, cfg)
+	st, err := openStore(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if *demo {
+		if err := seedDemo(e.ctx, cfg, st); err != nil {
+			return err
+		}
+	}
+	app, err := server.New(e.ctx, cfg, st, logger, e.opts...)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (server.addr): %w", cfg.Server.Addr, err)
+	}
+	srv := &http.Server{
+		Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+	}
+	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("lingpai listening", "addr", ln.Addr().String(), "issuer", cfg.Server.Issuer,
+		"database", cfg.Database.Driver, "grants", cfg.Grants.Enabled, "token_format", cfg.Tokens.Format)
+	if *demo {
+		printDemo(e, cfg)
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+const (
+	demoClientID = "client1"
+	demoSecret   = "secret"
+	demoUser     = "alice"
+	demoPassword = "alice-password"
+)
+
+// demoConfig points the server at a throw-away SQLite file and human-readable logs.
+func demoConfig(cfg *config.Config) (func(), error) {
+	dir, err := os.MkdirTemp("", "lingpai-demo-")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Database.Driver = "sqlite"
+	cfg.Database.DSN = filepath.Join(dir, "demo.db")
+	cfg.Log.Format = "text"
+	return func() { _ = os.RemoveAll(dir) }, nil
+}
+
+// seedDemo creates the seed document's example client and a demo user.
+func seedDemo(ctx context.Context, cfg *config.Config, st *storage.Store) error {
+	h, err := hashing.Hasher{}.Hash(ctx, []byte(demoSecret))
+	if err != nil {
+		return err
+	}
+	grantTypes := append([]string(nil), config.StandardGrants...)
+	for _, g := range cfg.Grants.Enabled {
+		if !strings.Contains(strings.Join(grantTypes, " "), g) {
+			grantTypes = append(grantTypes, g)
+		}
+	}
+	issuer := strings.TrimRight(cfg.Server.Issuer, "/")
+	if err := st.CreateClient(ctx, &storage.Client{
+		ID: demoClientID, Name: "Demo client", SecretHash: h, GrantTypes: grantTypes,
+		Scopes:       storage.StringList{"api1", "openid", "profile", "offline_access"},
+		RedirectURIs: storage.StringList{"https://myapp.com/callback", issuer + "/demo/callback"},
+	}); err != nil {
+		return fmt.Errorf("demo client: %w", err)
+	}
+	name := demoUser
+	ph, err := hashing.Hasher{}.Hash(ctx, []byte(demoPassword))
+	if err != nil {
+		return err
+	}
+	phone := "+8613800138000"
+	return st.CreateUser(ctx, &storage.User{Username: &name, PasswordHash: ph, Name: "Alice 爱丽丝",
+		Email: "alice@example.com", EmailVerified: true, Phone: &phone, PhoneVerified: true})
+}
+
+func printDemo(e *env, cfg *config.Config) {
+	base := strings.TrimRight(cfg.Server.Issuer, "/")
+	fmt.Fprintf(e.stdout, `
+lingpai demo is running at %[1]s (throw-away database; nothing is kept).
+Client %[2]s / %[3]s may use %[4]s. User %[5]s / %[6]s.
+
+  # client_credentials
+  curl -s -u %[2]s:%[3]s -d grant_type=client_credentials %[1]s/connect/token
+
+  # password (refresh_token comes with offline_access, id_token with openid)
+  curl -s -u %[2]s:%[3]s -d grant_type=password -d username=%[5]s -d password=%[6]s %[1]s/connect/token
+
+  # refresh_token (paste the refresh_token from the answer above)
+  curl -s -u %[2]s:%[3]s -d grant_type=refresh_token -d refresh_token=PASTE %[1]s/connect/token
+
+  # discovery and keys
+  curl -s %[1]s/.well-known/openid-configuration
+`, base, demoClientID, demoSecret, strings.Join(cfg.Grants.Enabled, ","), demoUser, demoPassword)
+}

@@ -1,0 +1,131 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/ory/fosite"
+
+	"github.com/lingpai/lingpai/session"
+)
+
+// LocalAccounts is what the password companion needs from accounts.
+type LocalAccounts interface {
+	Claims(ctx context.Context, subject string) (map[string]any, error)
+	Active(ctx context.Context, subject string) (bool, error)
+}
+
+// PasswordOpenID completes fosite's password grant (which never issues an id_token): it adds the
+// user's claims and amr pwd to the session and an id_token when openid is granted. It must be
+// registered after fosite's ROPC handler, which has set the subject by then.
+type PasswordOpenID struct {
+	Issuer   *TokenIssuer
+	Accounts LocalAccounts
+}
+
+var _ fosite.TokenEndpointHandler = (*PasswordOpenID)(nil)
+
+// Type is the grant it completes; with Recheck it doubles as the refresh guard's Rechecker.
+func (p *PasswordOpenID) Type() string { return "password" }
+
+// CanSkipClientAuth implements fosite.TokenEndpointHandler.
+func (p *PasswordOpenID) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+// CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
+func (p *PasswordOpenID) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne("password")
+}
+
+// HandleTokenEndpointRequest loads the user's claims into the session.
+func (p *PasswordOpenID) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !p.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	sess, ok := ar.GetSession().(*session.Session)
+	if !ok || sess.GetSubject() == "" {
+		return fosite.ErrServerError.WithDebug("password grant left no subject")
+	}
+	claims, err := p.Accounts.Claims(ctx, sess.GetSubject())
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	ApplyIdentity(sess, "password", Identity{Subject: sess.GetSubject(), Claims: claims, AMR: []string{"pwd"}})
+	return nil
+}
+
+// PopulateTokenEndpointResponse adds the id_token.
+func (p *PasswordOpenID) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !p.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	return p.Issuer.IssueIDToken(ctx, ar, resp)
+}
+
+// Recheck refuses refresh for a local user who was deleted or disabled since sign-in.
+func (p *PasswordOpenID) Recheck(ctx context.Context, subject, _ string) error {
+	ok, err := p.Accounts.Active(ctx, subject)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrInvalidCredentials
+	}
+	return nil
+}
+
+// FamilyRevoker revokes every token of a grant.
+type FamilyRevoker interface {
+	RevokeFamily(ctx context.Context, requestID string) error
+}
+
+// RefreshGuard runs after fosite's refresh handler: it asks the grant that started the token family
+// whether the account may still get tokens, and when not, revokes the family and refuses.
+type RefreshGuard struct {
+	Recheckers map[string]Rechecker // by grant type
+	Revoker    FamilyRevoker
+	Logger     *slog.Logger
+}
+
+var _ fosite.TokenEndpointHandler = (*RefreshGuard)(nil)
+
+// CanSkipClientAuth implements fosite.TokenEndpointHandler.
+func (g *RefreshGuard) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+// CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
+func (g *RefreshGuard) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne("refresh_token")
+}
+
+// HandleTokenEndpointRequest rechecks the account.
+func (g *RefreshGuard) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	sess, ok := ar.GetSession().(*session.Session)
+	if !ok || sess.GetSubject() == "" {
+		return nil
+	}
+	rc, ok := g.Recheckers[sess.GrantType]
+	if !ok {
+		return nil
+	}
+	err := rc.Recheck(ctx, sess.GetSubject(), sess.IdentityRef)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, ErrInvalidCredentials) {
+		return errorFor(err)
+	}
+	if rerr := g.Revoker.RevokeFamily(ctx, ar.GetID()); rerr != nil {
+		return fosite.ErrServerError.WithWrap(rerr).WithDebug(rerr.Error())
+	}
+	g.Logger.InfoContext(ctx, "refresh refused; token family revoked", "event", "token.family_revoked",
+		"reason", "account_no_longer_allowed", "grant_type", sess.GrantType, "subject", sess.GetSubject())
+	return fosite.ErrInvalidGrant.WithHint("The account is no longer allowed to obtain tokens.").WithWrap(err)
+}
+
+// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler; it adds nothing.
+func (g *RefreshGuard) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
+	return fosite.ErrUnknownRequest
+}

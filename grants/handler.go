@@ -1,0 +1,209 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+
+	"github.com/lingpai/lingpai/reqctx"
+	"github.com/lingpai/lingpai/session"
+	"github.com/lingpai/lingpai/throttle"
+)
+
+// Config is the part of fosite's configuration the handler reads.
+type Config interface {
+	fosite.AccessTokenLifespanProvider
+	fosite.RefreshTokenLifespanProvider
+	fosite.IDTokenLifespanProvider
+	fosite.ScopeStrategyProvider
+	fosite.AudienceStrategyProvider
+	fosite.RefreshTokenScopesProvider
+}
+
+// TokenIssuer holds what issuing tokens needs; one is shared by every custom grant.
+type TokenIssuer struct {
+	AccessTokenStrategy  oauth2.AccessTokenStrategy
+	RefreshTokenStrategy oauth2.RefreshTokenStrategy
+	Storage              interface {
+		oauth2.AccessTokenStorage
+		oauth2.RefreshTokenStorage
+	}
+	IDTokenStrategy openid.OpenIDConnectTokenStrategy
+	Config          Config
+}
+
+// Handler adapts a Grant to fosite's TokenEndpointHandler.
+type Handler struct {
+	Grant     Grant
+	Issuer    *TokenIssuer
+	Regulator *throttle.Regulator
+	Logger    *slog.Logger
+}
+
+var _ fosite.TokenEndpointHandler = (*Handler)(nil)
+
+var commonSecrets = []string{"password", "code", "sms", "code_verifier", "client_secret"}
+
+// CanSkipClientAuth implements fosite.TokenEndpointHandler: every grant authenticates its client.
+func (h *Handler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+// CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
+func (h *Handler) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne(h.Grant.Type())
+}
+
+// HandleTokenEndpointRequest runs the shared checks, then the grant, then prepares the session.
+func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	client := ar.GetClient()
+	if !client.GetGrantTypes().Has(h.Grant.Type()) {
+		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use grant type '%s'.", h.Grant.Type())
+	}
+	cfg := h.Issuer.Config
+	for _, scope := range ar.GetRequestedScopes() {
+		if !cfg.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
+			return fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
+		}
+	}
+	if err := cfg.GetAudienceStrategy(ctx)(client.GetAudience(), ar.GetRequestedAudience()); err != nil {
+		return err
+	}
+
+	req := Request{Form: ar.GetRequestForm(), Client: client, ClientIP: reqctx.From(ctx).ClientIP}
+	account := ""
+	if t, ok := h.Grant.(Throttled); ok {
+		account = t.AccountKey(req)
+	}
+	if h.Regulator != nil && (account != "" || req.ClientIP != "") {
+		if err := h.Regulator.Check(ctx, account, req.ClientIP); err != nil {
+			if errors.Is(err, throttle.ErrLocked) {
+				h.Logger.WarnContext(ctx, "sign-in refused", "event", "signin.failed", "grant_type", h.Grant.Type(), "reason", "throttled")
+				return errorFor(ErrInvalidCredentials)
+			}
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+
+	id, err := h.Grant.Authenticate(ctx, req)
+	h.scrub(ar)
+	if err != nil {
+		if errors.Is(err, ErrInvalidCredentials) && h.Regulator != nil {
+			locked, ferr := h.Regulator.Fail(ctx, account, req.ClientIP)
+			if ferr != nil {
+				return fosite.ErrServerError.WithWrap(ferr).WithDebug(ferr.Error())
+			}
+			if locked {
+				h.Logger.WarnContext(ctx, "account throttled", "event", "account.throttled", "grant_type", h.Grant.Type())
+			}
+		}
+		h.Logger.InfoContext(ctx, "sign-in failed", "event", "signin.failed", "grant_type", h.Grant.Type(), "reason", err.Error())
+		return errorFor(err)
+	}
+	if id.Subject == "" {
+		return fosite.ErrServerError.WithDebug("grant returned an empty subject")
+	}
+	if h.Regulator != nil && account != "" {
+		if err := h.Regulator.Succeed(ctx, account); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	h.Logger.InfoContext(ctx, "sign-in succeeded", "event", "signin.succeeded", "grant_type", h.Grant.Type(), "subject", id.Subject)
+
+	sess, ok := ar.GetSession().(*session.Session)
+	if !ok {
+		return fosite.ErrServerError.WithDebugf("session type %T", ar.GetSession())
+	}
+	ApplyIdentity(sess, h.Grant.Type(), id)
+	now := time.Now().UTC()
+	sess.SetExpiresAt(fosite.AccessToken, now.Add(cfg.GetAccessTokenLifespan(ctx)).Round(time.Second))
+	if rt := cfg.GetRefreshTokenLifespan(ctx); rt > -1 {
+		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rt).Round(time.Second))
+	}
+	return nil
+}
+
+func (h *Handler) scrub(ar fosite.AccessRequester) {
+	form := ar.GetRequestForm()
+	for _, p := range commonSecrets {
+		delete(form, p)
+	}
+	if sp, ok := h.Grant.(SecretParams); ok {
+		for _, p := range sp.SecretParams() {
+			delete(form, p)
+		}
+	}
+}
+
+// ApplyIdentity writes an identity into the session: subject, claims for both tokens, amr.
+func ApplyIdentity(sess *session.Session, grantType string, id Identity) {
+	sess.SetSubject(id.Subject)
+	sess.GrantType, sess.IdentityRef = grantType, id.Ref
+	claims := sess.IDTokenClaims()
+	if claims.Extra == nil {
+		claims.Extra = map[string]interface{}{}
+	}
+	for k, v := range id.Claims {
+		claims.Extra[k] = v
+		sess.JWTClaims.Extra[k] = v
+	}
+	claims.AuthenticationMethodsReferences = id.AMR
+	claims.AuthTime = time.Now().UTC()
+	if name, ok := id.Claims["preferred_username"].(string); ok {
+		sess.Username = name
+	}
+}
+
+// PopulateTokenEndpointResponse issues the access token, a refresh token when offline_access was
+// granted, and an id_token when openid was granted.
+func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	return h.Issuer.Issue(ctx, ar, resp)
+}
+
+// Issue writes access, refresh and id tokens for ar into resp, storing them through fosite storage.
+func (t *TokenIssuer) Issue(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	helper := &oauth2.HandleHelper{AccessTokenStrategy: t.AccessTokenStrategy, AccessTokenStorage: t.Storage, Config: t.Config}
+	atSig, err := helper.IssueAccessToken(ctx, t.Config.GetAccessTokenLifespan(ctx), ar, resp)
+	if err != nil {
+		return err
+	}
+	rtScopes := t.Config.GetRefreshTokenScopes(ctx)
+	if len(rtScopes) == 0 || ar.GetGrantedScopes().HasOneOf(rtScopes...) {
+		rt, rtSig, err := t.RefreshTokenStrategy.GenerateRefreshToken(ctx, ar)
+		if err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		if err := t.Storage.CreateRefreshTokenSession(ctx, rtSig, atSig, ar.Sanitize([]string{})); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		resp.SetExtra("refresh_token", rt)
+	}
+	return t.IssueIDToken(ctx, ar, resp)
+}
+
+// IssueIDToken adds an id_token when openid was granted and the session has a user.
+func (t *TokenIssuer) IssueIDToken(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !ar.GetGrantedScopes().Has("openid") {
+		return nil
+	}
+	sess, ok := ar.GetSession().(*session.Session)
+	if !ok || sess.GetSubject() == "" {
+		return nil
+	}
+	helper := &openid.IDTokenHandleHelper{IDTokenStrategy: t.IDTokenStrategy}
+	claims := sess.IDTokenClaims()
+	claims.AccessTokenHash = helper.GetAccessTokenHash(ctx, ar, resp)
+	if claims.AuthTime.IsZero() {
+		claims.AuthTime = time.Now().UTC()
+	}
+	return helper.IssueExplicitIDToken(ctx, t.Config.GetIDTokenLifespan(ctx), ar, resp)
+}

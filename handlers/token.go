@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/ory/fosite"
+
+	"github.com/lingpai/lingpai/reqctx"
+	"github.com/lingpai/lingpai/session"
+	"github.com/lingpai/lingpai/storage"
+)
+
+// identityScopes are scopes about a user; a client_credentials token has no user, so omitting
+// scope does not grant them there.
+var identityScopes = map[string]bool{
+	"openid": true, "profile": true, "email": true, "phone": true, "address": true, "offline_access": true, "offline": true,
+}
+
+// Token serves POST /connect/token for every enabled grant.
+type Token struct {
+	Provider fosite.OAuth2Provider
+	Enabled  map[string]bool // grants.enabled
+	Logger   *slog.Logger
+	// Healthy reports whether the database answers; a server error while it does not becomes a
+	// 503 temporarily_unavailable, which clients may retry.
+	Healthy func(ctx context.Context) error
+}
+
+func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	info := reqctx.From(ctx)
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The token endpoint accepts POST only.")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			WriteError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
+			return
+		}
+		WriteError(w, http.StatusBadRequest, "invalid_request", "The request body could not be parsed as a form.")
+		return
+	}
+	grant := r.PostForm.Get("grant_type")
+	info.Add(slog.String("grant_type", grant))
+	if grant != "" && !h.Enabled[grant] {
+		info.Add(slog.String("outcome", "unsupported_grant_type"))
+		WriteError(w, http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported by this server.")
+		return
+	}
+	basicID, _, basic := r.BasicAuth()
+	if id := r.PostForm.Get("client_id"); id != "" {
+		info.Add(slog.String("client_id", id))
+	} else if basic {
+		info.Add(slog.String("client_id", basicID)) // still form-encoded; fine for a log line
+	}
+	if !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "" {
+		info.Add(slog.String("outcome", "invalid_client"))
+		WriteError(w, http.StatusUnauthorized, "invalid_client", "Client authentication is required (HTTP Basic or client_id and client_secret in the body).")
+		return
+	}
+
+	ar, err := h.Provider.NewAccessRequest(ctx, r, session.New())
+	if err != nil {
+		h.fail(ctx, w, ar, err)
+		return
+	}
+	applyDefaults(ar)
+	resp, err := h.Provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		h.fail(ctx, w, ar, err)
+		return
+	}
+	resp.SetTokenType("Bearer") // fosite writes "bearer"; the contract (and IdentityServer) say Bearer
+	info.Add(slog.String("outcome", "issued"))
+	if sub := ar.GetSession().GetSubject(); sub != "" {
+		info.Add(slog.String("subject", sub))
+	}
+	h.Provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// applyDefaults grants what fosite leaves ungranted for every grant but refresh_token and
+// authorization_code (which carry their grant from the original request): omitted scope means
+// every scope the client is allowed (the IdentityServer behaviour the seed asks for).
+func applyDefaults(ar fosite.AccessRequester) {
+	client := ar.GetClient()
+	sess, _ := ar.GetSession().(*session.Session)
+	if sess != nil {
+		sess.JWTClaims.Extra["client_id"] = client.GetID()
+	}
+	gt := ar.GetGrantTypes()
+	if gt.ExactOne("refresh_token") || gt.ExactOne("authorization_code") {
+		return
+	}
+	cc := gt.ExactOne("client_credentials")
+	if len(ar.GetRequestedScopes()) == 0 {
+		var scopes fosite.Arguments
+		for _, s := range client.GetScopes() {
+			if !cc || !identityScopes[s] {
+				scopes = append(scopes, s)
+			}
+		}
+		ar.SetRequestedScopes(scopes)
+	}
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	aud := ar.GetRequestedAudience()
+	if len(aud) == 0 {
+		aud = client.GetAudience()
+	}
+	for _, a := range aud {
+		ar.GrantAudience(a)
+	}
+	if cc && sess != nil {
+		sess.JWTClaims.Subject = client.GetID() // RFC 9068: sub is the client when there is no user
+	}
+}
+
+func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	info := reqctx.From(ctx)
+	if errors.Is(err, storage.ErrTokenReused) {
+		err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used; every token issued from it has been revoked.").WithWrap(err)
+		h.Logger.WarnContext(ctx, "refresh token reuse detected; token family revoked", "event", "token.reuse_detected", "request_id", info.RequestID)
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.ErrorField == fosite.ErrServerError.ErrorField && h.Healthy != nil {
+		if herr := h.Healthy(ctx); herr != nil {
+			err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.").WithWrap(err)
+			rfc = fosite.ErrorToRFC6749Error(err)
+		}
+	}
+	info.Add(slog.String("outcome", rfc.ErrorField))
+	if rfc.CodeField >= 500 {
+		h.Logger.ErrorContext(ctx, "token request failed", "request_id", info.RequestID, "error", rfc.ErrorField, "cause", rfc.GetDescription()+" "+rfc.DebugField)
+	} else if rfc.DebugField != "" {
+		info.Add(slog.String("reason", rfc.DebugField))
+	}
+	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		w.Header().Set("WWW-Authenticate", `Basic realm="lingpai", charset="UTF-8"`)
+	}
+	if ar == nil {
+		ar = fosite.NewAccessRequest(session.New())
+	}
+	h.Provider.WriteAccessError(ctx, w, ar, err)
+}

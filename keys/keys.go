@@ -1,0 +1,260 @@
+// Package keys manages JWT signing keys: generated on first start and kept in the database so every
+// replica signs with the same key; parsed once and cached for server.cache_ttl; rotated with overlap,
+// so tokens signed by a retired key keep verifying (and stay in the JWKS) until they have expired.
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/lingpai/lingpai/storage"
+)
+
+// Store is the part of storage the keyring needs.
+type Store interface {
+	SigningKeys(ctx context.Context, retiredAfter time.Time) ([]storage.SigningKey, error)
+	AddSigningKey(ctx context.Context, k *storage.SigningKey) error
+	AddSigningKeyIfNone(ctx context.Context, k *storage.SigningKey) (bool, error)
+}
+
+// Options configures a Keyring.
+type Options struct {
+	Algorithm string        // RS256 or ES256, for generated keys
+	CacheTTL  time.Duration // how long a loaded key set is trusted before re-reading the database
+	// Overlap is how long a retired key stays published and verifying: the longest lifetime of a
+	// token it may have signed.
+	Overlap time.Duration
+}
+
+// set is one parsed snapshot of the keys.
+type set struct {
+	active   *jose.JSONWebKey
+	byKID    map[string]*jose.JSONWebKey
+	public   jose.JSONWebKeySet
+	loadedAt time.Time
+}
+
+// Keyring serves the active signing key and every key that may still verify.
+type Keyring struct {
+	store   Store
+	opts    Options
+	now     func() time.Time
+	cur     atomic.Pointer[set]
+	loading sync.Mutex
+}
+
+// New loads the keys, generating the first one when the database has none.
+func New(ctx context.Context, store Store, opts Options) (*Keyring, error) {
+	k := &Keyring{store: store, opts: opts, now: time.Now}
+	if _, err := k.load(ctx); err != nil {
+		return nil, err
+	}
+	if k.cur.Load().active == nil {
+		nk, err := Generate(opts.Algorithm)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := store.AddSigningKeyIfNone(ctx, nk); err != nil {
+			return nil, err
+		}
+		if _, err := k.load(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// Generate makes a new key row: RSA-2048 for RS256, P-256 for ES256.
+func Generate(alg string) (*storage.SigningKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case "RS256", "":
+		alg = "RS256"
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ES256":
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("keys: unsupported algorithm %q", alg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: generate %s: %w", alg, err)
+	}
+	kidBytes := make([]byte, 12)
+	if _, err := rand.Read(kidBytes); err != nil {
+		return nil, err
+	}
+	kid := base64.RawURLEncoding.EncodeToString(kidBytes)
+	jwk := jose.JSONWebKey{Key: priv, KeyID: kid, Algorithm: alg, Use: "sig"}
+	raw, err := jwk.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("keys: encode: %w", err)
+	}
+	return &storage.SigningKey{KID: kid, Algorithm: alg, PrivateJWK: raw}, nil
+}
+
+// Rotate adds a new active key; the previous ones keep verifying for the overlap.
+func Rotate(ctx context.Context, store Store, alg string) (*storage.SigningKey, error) {
+	k, err := Generate(alg)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.AddSigningKey(ctx, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *Keyring) load(ctx context.Context) (*set, error) {
+	rows, err := k.store.SigningKeys(ctx, k.now().Add(-k.opts.Overlap))
+	if err != nil {
+		return nil, fmt.Errorf("keys: load: %w", err)
+	}
+	s := &set{byKID: map[string]*jose.JSONWebKey{}, loadedAt: k.now()}
+	for _, r := range rows {
+		var jwk jose.JSONWebKey
+		if err := jwk.UnmarshalJSON(r.PrivateJWK); err != nil {
+			return nil, fmt.Errorf("keys: parse %s: %w", r.KID, err)
+		}
+		s.byKID[r.KID] = &jwk
+		s.public.Keys = append(s.public.Keys, jwk.Public())
+		if s.active == nil && r.RetiredAt == nil {
+			s.active = &jwk
+		}
+	}
+	k.cur.Store(s)
+	return s, nil
+}
+
+// current returns the cached set, reloading it when older than the TTL. One caller reloads while
+// the others keep using the previous set, so a slow database never stalls signing.
+func (k *Keyring) current(ctx context.Context) (*set, error) {
+	s := k.cur.Load()
+	if k.now().Sub(s.loadedAt) < k.opts.CacheTTL {
+		return s, nil
+	}
+	if !k.loading.TryLock() {
+		return s, nil
+	}
+	defer k.loading.Unlock()
+	ns, err := k.load(ctx)
+	if err != nil {
+		return s, nil // keep signing with what we have; readiness reports the database
+	}
+	return ns, nil
+}
+
+// Refresh forces a reload (after a local rotation).
+func (k *Keyring) Refresh(ctx context.Context) error {
+	_, err := k.load(ctx)
+	return err
+}
+
+// Active returns the signing key.
+func (k *Keyring) Active(ctx context.Context) (*jose.JSONWebKey, error) {
+	s, err := k.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.active == nil {
+		return nil, errors.New("keys: no active signing key")
+	}
+	return s.active, nil
+}
+
+// PublicKeys returns the JWKS: the active key and every retired key still inside its overlap.
+func (k *Keyring) PublicKeys(ctx context.Context) (jose.JSONWebKeySet, error) {
+	s, err := k.current(ctx)
+	if err != nil {
+		return jose.JSONWebKeySet{}, err
+	}
+	return s.public, nil
+}
+
+// GetPrivateKey is a jwt.GetPrivateKeyFunc for fosite's id_token strategy.
+func (k *Keyring) GetPrivateKey(ctx context.Context) (interface{}, error) { return k.Active(ctx) }
+
+// Signer returns a fosite jwt.Signer that signs with the active key and verifies by kid, against
+// every published key. fosite's DefaultSigner verifies with the current key only, so tokens signed
+// before a rotation would turn inactive at once (ory/fosite#786).
+func (k *Keyring) Signer() jwt.Signer { return &signer{k: k, def: &jwt.DefaultSigner{GetPrivateKey: k.GetPrivateKey}} }
+
+type signer struct {
+	k   *Keyring
+	def *jwt.DefaultSigner
+}
+
+func (s *signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
+	return s.def.Generate(ctx, claims, header)
+}
+
+func (s *signer) keyFor(ctx context.Context, token string) (*jose.JSONWebKey, error) {
+	head, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorMalformed, Inner: errors.New("not a JWT")}
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorMalformed, Inner: err}
+	}
+	var h struct {
+		KID string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorMalformed, Inner: err}
+	}
+	set, err := s.k.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := set.byKID[h.KID]
+	if !ok {
+		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorUnverifiable, Inner: fmt.Errorf("unknown kid %q", h.KID)}
+	}
+	return key, nil
+}
+
+func (s *signer) fixed(key *jose.JSONWebKey) *jwt.DefaultSigner {
+	return &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (interface{}, error) { return key, nil }}
+}
+
+func (s *signer) Validate(ctx context.Context, token string) (string, error) {
+	key, err := s.keyFor(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	return s.fixed(key).Validate(ctx, token)
+}
+
+func (s *signer) Decode(ctx context.Context, token string) (*jwt.Token, error) {
+	key, err := s.keyFor(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return s.fixed(key).Decode(ctx, token)
+}
+
+func (s *signer) Hash(ctx context.Context, in []byte) ([]byte, error) { return s.def.Hash(ctx, in) }
+
+func (s *signer) GetSignature(ctx context.Context, token string) (string, error) {
+	return s.def.GetSignature(ctx, token)
+}
+
+func (s *signer) GetSigningMethodLength(ctx context.Context) int {
+	return s.def.GetSigningMethodLength(ctx)
+}

@@ -1,0 +1,283 @@
+// Package server is lingpai's composition root: it builds the fosite provider from configuration,
+// storage and the enabled grants, and returns the http.Handler. It is the only package that knows
+// every other one.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/token/hmac"
+	fositejwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/lingpai/lingpai/accounts"
+	"github.com/lingpai/lingpai/config"
+	"github.com/lingpai/lingpai/grants"
+	"github.com/lingpai/lingpai/handlers"
+	"github.com/lingpai/lingpai/hashing"
+	"github.com/lingpai/lingpai/keys"
+	"github.com/lingpai/lingpai/storage"
+	"github.com/lingpai/lingpai/throttle"
+)
+
+// Option adds to a server being built: a custom grant, an extra route.
+type Option func(*builder)
+
+// WithGrant registers a custom grant. It is served when its type is listed in grants.enabled.
+func WithGrant(g grants.Grant) Option {
+	return func(b *builder) { b.custom = append(b.custom, g) }
+}
+
+// WithClock replaces the clock of the throttling regulator (tests).
+func WithClock(now func() time.Time) Option {
+	return func(b *builder) { b.now = now }
+}
+
+type builder struct {
+	custom []grants.Grant
+	now    func() time.Time
+}
+
+// App is a built server.
+type App struct {
+	Handler  http.Handler
+	Store    *storage.Store
+	Keyring  *keys.Keyring
+	Accounts *accounts.Service
+	Provider fosite.OAuth2Provider
+	Config   *config.Config
+}
+
+// New builds the server on an open, migrated store.
+func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger, opts ...Option) (*App, error) {
+	b := &builder{now: time.Now}
+	for _, o := range opts {
+		o(b)
+	}
+	b.custom = append(builtinGrants(cfg, store, logger), b.custom...)
+
+	known := append([]string(nil), config.StandardGrants...)
+	for _, g := range b.custom {
+		known = append(known, g.Type())
+	}
+	for _, g := range cfg.Grants.Enabled {
+		if !slices.Contains(known, g) {
+			return nil, fmt.Errorf("config: grants.enabled: unknown grant type %q (known: %s)", g, strings.Join(known, ", "))
+		}
+	}
+
+	issuer := strings.TrimRight(cfg.Server.Issuer, "/")
+	secret := []byte(cfg.Tokens.Secret)
+	if len(secret) == 0 {
+		var err error
+		if secret, err = store.Secret(ctx, "hmac-global", 32); err != nil {
+			return nil, fmt.Errorf("server: token secret: %w", err)
+		}
+	}
+	overlap := max(cfg.Tokens.AccessTokenLifetime, cfg.Tokens.IDTokenLifetime) + time.Minute
+	keyring, err := keys.New(ctx, store, keys.Options{Algorithm: cfg.Tokens.SigningAlgorithm, CacheTTL: cfg.Server.CacheTTL, Overlap: overlap})
+	if err != nil {
+		return nil, fmt.Errorf("server: signing keys: %w", err)
+	}
+
+	hasher := hashing.Hasher{}
+	fc := &fosite.Config{
+		AccessTokenLifespan:            cfg.Tokens.AccessTokenLifetime,
+		RefreshTokenLifespan:           cfg.Tokens.RefreshTokenLifetime,
+		AuthorizeCodeLifespan:          cfg.Tokens.AuthCodeLifetime,
+		IDTokenLifespan:                cfg.Tokens.IDTokenLifetime,
+		IDTokenIssuer:                  issuer,
+		AccessTokenIssuer:              issuer,
+		TokenURL:                       issuer + "/connect/token",
+		GlobalSecret:                   secret,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		RefreshTokenScopes:             []string{"offline_access", "offline"},
+		JWTScopeClaimKey:               fositejwt.JWTScopeFieldString,
+		ClientSecretsHasher:            hasher,
+		SendDebugMessagesToClients:     false,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		TokenEntropy:                   32,
+		MinParameterEntropy:            8,
+	}
+	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	var core oauth2.CoreStrategy = hmacStrategy
+	if cfg.Tokens.Format == "jwt" {
+		core = &oauth2.DefaultJWTStrategy{Signer: keyring.Signer(), HMACSHAStrategy: hmacStrategy, Config: fc}
+	}
+	idStrategy := &openid.DefaultStrategy{Signer: keyring.Signer(), Config: fc}
+
+	regulator := throttle.New(store, throttle.Options{
+		MaxFailures: cfg.Throttle.MaxFailures, IPMaxFailures: cfg.Throttle.IPMaxFailures,
+		Window: cfg.Throttle.Window, Lockout: cfg.Throttle.Lockout,
+	}, b.now)
+	accts, err := accounts.New(store, hasher, regulator, logger)
+	if err != nil {
+		return nil, err
+	}
+	issuerHelper := &grants.TokenIssuer{
+		AccessTokenStrategy: core, RefreshTokenStrategy: core, Storage: store, IDTokenStrategy: idStrategy, Config: fc,
+	}
+
+	enabled := func(g string) bool { return cfg.GrantEnabled(g) }
+	var token []fosite.TokenEndpointHandler
+	if enabled("authorization_code") {
+		token = append(token, &oauth2.AuthorizeExplicitGrantHandler{
+			AccessTokenStrategy: core, RefreshTokenStrategy: core, AuthorizeCodeStrategy: core,
+			CoreStorage: store, TokenRevocationStorage: store, Config: fc,
+		})
+	}
+	if enabled("client_credentials") {
+		token = append(token, &oauth2.ClientCredentialsGrantHandler{
+			HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: store, Config: fc}, Config: fc,
+		})
+	}
+	passwordCompanion := &grants.PasswordOpenID{Issuer: issuerHelper, Accounts: accts}
+	recheckers := map[string]grants.Rechecker{"password": passwordCompanion}
+	if enabled("refresh_token") {
+		token = append(token, &oauth2.RefreshTokenGrantHandler{
+			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: store, Config: fc,
+		}, &grants.RefreshGuard{Recheckers: recheckers, Revoker: store, Logger: logger})
+	}
+	if enabled("password") {
+		token = append(token, &oauth2.ResourceOwnerPasswordCredentialsGrantHandler{
+			ResourceOwnerPasswordCredentialsGrantStorage: ropcStorage{store, accts},
+			HandleHelper:         &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: store, Config: fc},
+			RefreshTokenStrategy: core, Config: fc,
+		}, passwordCompanion)
+	}
+	for _, g := range b.custom {
+		if !enabled(g.Type()) {
+			continue
+		}
+		token = append(token, &grants.Handler{Grant: g, Issuer: issuerHelper, Regulator: regulator, Logger: logger})
+		if rc, ok := g.(grants.Rechecker); ok {
+			recheckers[g.Type()] = rc
+		}
+	}
+	if enabled("authorization_code") {
+		token = append(token, &openid.OpenIDConnectExplicitHandler{
+			OpenIDConnectRequestStorage:   store,
+			IDTokenHandleHelper:           &openid.IDTokenHandleHelper{IDTokenStrategy: idStrategy},
+			OpenIDConnectRequestValidator: openid.NewOpenIDConnectRequestValidator(keyring.Signer(), fc),
+			Config:                        fc,
+		})
+	}
+	if enabled("refresh_token") {
+		token = append(token, &openid.OpenIDConnectRefreshHandler{
+			IDTokenHandleHelper: &openid.IDTokenHandleHelper{IDTokenStrategy: idStrategy}, Config: fc,
+		})
+	}
+	if enabled("authorization_code") {
+		token = append(token, &pkce.Handler{AuthorizeCodeStrategy: core, Storage: store, Config: fc})
+	}
+	fc.TokenEndpointHandlers = token
+	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc}}
+	fc.RevocationHandlers = fosite.RevocationHandlers{&oauth2.TokenRevocationHandler{
+		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
+	}}
+	provider := fosite.NewOAuth2Provider(store, fc)
+
+	healthy := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return store.Ping(ctx)
+	}
+	enabledSet := map[string]bool{}
+	for _, g := range cfg.Grants.Enabled {
+		enabledSet[g] = true
+	}
+	r := mux.NewRouter()
+	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabledSet, Logger: logger, Healthy: healthy})
+	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider}).Methods(http.MethodPost)
+	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger}).Methods(http.MethodPost)
+	r.Handle("/.well-known/openid-configuration", &handlers.Discovery{Document: discovery(cfg, issuer)}).Methods(http.MethodGet)
+	r.Handle("/.well-known/openid-configuration/jwks", &handlers.JWKS{Keys: keyring.PublicKeys, MaxAge: cfg.Server.CacheTTL}).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", handlers.Health).Methods(http.MethodGet)
+	r.Handle("/readyz", &handlers.Ready{Checks: map[string]func(context.Context) error{
+		"database": healthy,
+		"signing_key": func(ctx context.Context) error {
+			_, err := keyring.Active(ctx)
+			return err
+		},
+	}}).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		handlers.WriteError(w, http.StatusNotFound, "not_found", "")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		handlers.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "Method not allowed.")
+	})
+
+	proxies, err := parseProxies(cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	mw := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies}
+	return &App{Handler: mw.Wrap(r), Store: store, Keyring: keyring, Accounts: accts, Provider: provider, Config: cfg}, nil
+}
+
+// ropcStorage is fosite's password-grant storage: tokens from the store, Authenticate from accounts.
+type ropcStorage struct {
+	*storage.Store
+	accts *accounts.Service
+}
+
+func (s ropcStorage) Authenticate(ctx context.Context, name, secret string) (string, error) {
+	return s.accts.Authenticate(ctx, name, secret)
+}
+
+func parseProxies(list []string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, p := range list {
+		if !strings.Contains(p, "/") {
+			if strings.Contains(p, ":") {
+				p += "/128"
+			} else {
+				p += "/32"
+			}
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			return nil, errors.New("config: server.trusted_proxies: " + err.Error())
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func discovery(cfg *config.Config, issuer string) map[string]any {
+	doc := map[string]any{
+		"issuer":                                issuer,
+		"token_endpoint":                        issuer + "/connect/token",
+		"jwks_uri":                              issuer + "/.well-known/openid-configuration/jwks",
+		"introspection_endpoint":                issuer + "/connect/introspect",
+		"revocation_endpoint":                   issuer + "/connect/revocation",
+		"grant_types_supported":                 cfg.Grants.Enabled,
+		"scopes_supported":                      []string{"openid", "profile", "email", "phone", "offline_access"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post"},
+		"response_types_supported":                      []string{"code"},
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         []string{cfg.Tokens.SigningAlgorithm},
+		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "at_hash",
+			"preferred_username", "name", "email", "email_verified", "phone_number", "phone_number_verified", "groups"},
+	}
+	if cfg.GrantEnabled("authorization_code") {
+		doc["code_challenge_methods_supported"] = []string{"S256"}
+	}
+	return doc
+}
