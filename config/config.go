@@ -132,10 +132,54 @@ func Load(path string, required bool, env []string) (*Config, error) {
 func decodeYAML(data []byte, cfg *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true) // an unknown key is a typo until proven otherwise
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	err := dec.Decode(cfg)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
 		return err
 	}
-	return nil
+	// yaml.v3 names lines; users think in keys. Rewrite "line 7: ..." as "tokens.format (line 7): ...".
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		var line int
+		if _, serr := fmt.Sscanf(m, "line %d:", &line); serr == nil {
+			if key := keyAtLine(&root, line, ""); key != "" {
+				m = key + " (" + m + ")"
+			}
+		}
+		msgs[i] = m
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}
+
+// keyAtLine returns the dotted path of the mapping key on line.
+func keyAtLine(n *yaml.Node, line int, prefix string) string {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			if k := keyAtLine(c, line, prefix); k != "" {
+				return k
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			path := n.Content[i].Value
+			if prefix != "" {
+				path = prefix + "." + path
+			}
+			if n.Content[i].Line == line {
+				return path
+			}
+			if k := keyAtLine(n.Content[i+1], line, path); k != "" {
+				return k
+			}
+		}
+	}
+	return ""
 }
 
 // resolveFiles reads *_file secrets so the rest of the program only sees values.

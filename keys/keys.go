@@ -192,7 +192,9 @@ func (k *Keyring) GetPrivateKey(ctx context.Context) (interface{}, error) { retu
 // Signer returns a fosite jwt.Signer that signs with the active key and verifies by kid, against
 // every published key. fosite's DefaultSigner verifies with the current key only, so tokens signed
 // before a rotation would turn inactive at once (ory/fosite#786).
-func (k *Keyring) Signer() jwt.Signer { return &signer{k: k, def: &jwt.DefaultSigner{GetPrivateKey: k.GetPrivateKey}} }
+func (k *Keyring) Signer() jwt.Signer {
+	return &signer{k: k, def: &jwt.DefaultSigner{GetPrivateKey: k.GetPrivateKey}}
+}
 
 type signer struct {
 	k   *Keyring
