@@ -30,7 +30,9 @@ var _ fosite.TokenEndpointHandler = (*PasswordOpenID)(nil)
 func (p *PasswordOpenID) Type() string { return "password" }
 
 // CanSkipClientAuth implements fosite.TokenEndpointHandler.
-func (p *PasswordOpenID) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+func (p *PasswordOpenID) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return false
+}
 
 // CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
 func (p *PasswordOpenID) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {

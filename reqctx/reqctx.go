@@ -20,7 +20,9 @@ type Info struct {
 }
 
 // With returns ctx carrying info.
-func With(ctx context.Context, info *Info) context.Context { return context.WithValue(ctx, key{}, info) }
+func With(ctx context.Context, info *Info) context.Context {
+	return context.WithValue(ctx, key{}, info)
+}
 
 // From returns the request's Info, or an empty one outside a request.
 func From(ctx context.Context) *Info {
