@@ -35,6 +35,9 @@ func RunTests(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"SecretsStable", testSecrets},
 		{"ThrottleCounters", testThrottle},
 		{"ClientAssertionJTI", testJTI},
+		{"SMSCodeLifecycle", testSMSCodes},
+		{"SMSCodeConcurrentRedeem", testSMSConcurrent},
+		{"Counters", testCounters},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -374,5 +377,102 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testSMSCodes(t *testing.T, s *storage.Store) {
+	now := time.Now().UTC().Truncate(time.Second)
+	phone := "+8613800138000"
+	put := func(hash string, at time.Time) error {
+		_, err := s.PutSMSCode(ctx, &storage.SMSCode{Phone: phone, CodeHash: []byte(hash), SentAt: at, ExpiresAt: at.Add(5 * time.Minute)}, at.Add(-time.Minute))
+		return err
+	}
+	must(t, put("h1", now))
+	if err := put("h2", now.Add(30*time.Second)); !errors.Is(err, storage.ErrTooEarly) {
+		t.Fatalf("resend within the interval: %v", err)
+	}
+	must(t, put("h2", now.Add(61*time.Second))) // replaces h1
+	later := now.Add(62 * time.Second)
+	if ok, _ := s.RedeemSMSCode(ctx, phone, []byte("h1"), 5, later); ok {
+		t.Fatal("the replaced code still works")
+	}
+	for i := 0; i < 3; i++ {
+		if ok, err := s.RedeemSMSCode(ctx, phone, []byte("bad"), 5, later); ok || err != nil {
+			t.Fatalf("wrong code: %v %v", ok, err)
+		}
+	}
+	// 1 (h1) + 3 wrong = 4 tries; the 5th wrong try kills the code, after which the right one fails.
+	if ok, _ := s.RedeemSMSCode(ctx, phone, []byte("bad"), 5, later); ok {
+		t.Fatal("wrong code accepted")
+	}
+	if ok, _ := s.RedeemSMSCode(ctx, phone, []byte("h2"), 5, later); ok {
+		t.Fatal("code still usable after max attempts")
+	}
+	must(t, put("h3", now.Add(3*time.Minute)))
+	if ok, _ := s.RedeemSMSCode(ctx, phone, []byte("h3"), 5, now.Add(9*time.Minute)); ok {
+		t.Fatal("expired code accepted")
+	}
+	must(t, put("h4", now.Add(10*time.Minute)))
+	if ok, err := s.RedeemSMSCode(ctx, phone, []byte("h4"), 5, now.Add(11*time.Minute)); !ok || err != nil {
+		t.Fatalf("right code refused: %v", err)
+	}
+	if ok, _ := s.RedeemSMSCode(ctx, phone, []byte("h4"), 5, now.Add(11*time.Minute)); ok {
+		t.Fatal("code used twice")
+	}
+	if ok, _ := s.RedeemSMSCode(ctx, "+8613900000000", []byte("h4"), 5, now); ok {
+		t.Fatal("code for a phone with none")
+	}
+	must(t, put("h5", now.Add(20*time.Minute)))
+	must(t, s.DeleteSMSCode(ctx, phone, []byte("h5")))
+	if ok, _ := s.RedeemSMSCode(ctx, phone, []byte("h5"), 5, now.Add(20*time.Minute)); ok {
+		t.Fatal("deleted code accepted")
+	}
+}
+
+func testSMSConcurrent(t *testing.T, s *storage.Store) {
+	now := time.Now().UTC()
+	phone := "+8613700000000"
+	if _, err := s.PutSMSCode(ctx, &storage.SMSCode{Phone: phone, CodeHash: []byte("h"), SentAt: now, ExpiresAt: now.Add(time.Minute)}, now); err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.RedeemSMSCode(ctx, phone, []byte("h"), 5, now.Add(time.Second))
+			if err != nil && !storage.IsRetryable(err) {
+				t.Errorf("redeem: %v", err)
+			}
+			if ok {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent redemptions won, want exactly 1", wins, n)
+	}
+}
+
+func testCounters(t *testing.T, s *storage.Store) {
+	exp := time.Now().Add(time.Hour)
+	for want := 1; want <= 3; want++ {
+		n, err := s.AddCount(ctx, "sms-ip:1.2.3.4", 7, 1, exp)
+		must(t, err)
+		if n != want {
+			t.Fatalf("count %d, want %d", n, want)
+		}
+	}
+	if n, _ := s.AddCount(ctx, "sms-ip:1.2.3.4", 7, -1, exp); n != 2 {
+		t.Fatalf("after release %d, want 2", n)
+	}
+	if n, _ := s.AddCount(ctx, "sms-ip:1.2.3.4", 8, 1, exp); n != 1 {
+		t.Fatalf("new bucket %d, want 1", n)
 	}
 }

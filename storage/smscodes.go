@@ -1,0 +1,110 @@
+package storage
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// SMSCode is the one live one-time code of a phone. Only a keyed hash of the code is stored; a new
+// code replaces the old one.
+type SMSCode struct {
+	Phone     string    `gorm:"primaryKey;size:32"`
+	CodeHash  []byte    `gorm:"type:varbinary(64);not null"`
+	Attempts  int       `gorm:"not null"`
+	Used      bool      `gorm:"not null"`
+	SentAt    time.Time `gorm:"not null"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+}
+
+// ErrTooEarly means a code was sent to this phone less than the resend interval ago.
+var ErrTooEarly = errors.New("storage: code sent too recently")
+
+// PutSMSCode stores a new code for phone unless the previous one was sent after notBefore
+// (compare-and-set, so two concurrent requests cannot both send). It returns ErrTooEarly with the
+// previous send time otherwise.
+func (s *Store) PutSMSCode(ctx context.Context, c *SMSCode, notBefore time.Time) (time.Time, error) {
+	var prev time.Time
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		err := s.db(ctx).Create(c).Error
+		if err == nil {
+			return nil
+		}
+		if !isDuplicate(err) {
+			return fmt.Errorf("storage: put sms code: %w", err)
+		}
+		res := s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND sent_at <= ?", c.Phone, notBefore.UTC()).
+			Updates(map[string]any{"code_hash": c.CodeHash, "attempts": 0, "used": false, "sent_at": c.SentAt, "expires_at": c.ExpiresAt})
+		if res.Error != nil {
+			return fmt.Errorf("storage: put sms code: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			var row SMSCode
+			if err := s.db(ctx).Where("phone = ?", c.Phone).Take(&row).Error; err != nil {
+				return fmt.Errorf("storage: put sms code: %w", err)
+			}
+			prev = row.SentAt
+			return ErrTooEarly
+		}
+		return nil
+	})
+	return prev, err
+}
+
+// DeleteSMSCode removes the code of phone whose hash is hash (a code whose sending failed).
+func (s *Store) DeleteSMSCode(ctx context.Context, phone string, hash []byte) error {
+	return s.db(ctx).Where("phone = ? AND code_hash = ?", phone, hash).Delete(&SMSCode{}).Error
+}
+
+// RedeemSMSCode uses the code of phone if hash matches (compared in constant time), the code is
+// unused, unexpired and has had fewer than maxAttempts wrong tries. A wrong hash counts a try.
+// Of concurrent redemptions of one code exactly one succeeds.
+func (s *Store) RedeemSMSCode(ctx context.Context, phone string, hash []byte, maxAttempts int, now time.Time) (bool, error) {
+	var row SMSCode
+	err := s.db(ctx).Where("phone = ?", phone).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: redeem sms code: %w", err)
+	}
+	if row.Used || !now.Before(row.ExpiresAt) || row.Attempts >= maxAttempts {
+		return false, nil
+	}
+	if !hmac.Equal(row.CodeHash, hash) {
+		err := s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND code_hash = ?", phone, row.CodeHash).
+			Update("attempts", gorm.Expr("attempts + 1")).Error
+		return false, err
+	}
+	res := s.db(ctx).Model(&SMSCode{}).
+		Where("phone = ? AND code_hash = ? AND used = ? AND attempts < ? AND expires_at > ?", phone, hash, false, maxAttempts, now.UTC()).
+		Update("used", true)
+	if res.Error != nil {
+		return false, fmt.Errorf("storage: redeem sms code: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// AddCount adds delta to the counter (key, bucket) and returns its new value: the send limits of
+// SMS codes reserve a unit before sending and give it back when the send fails.
+func (s *Store) AddCount(ctx context.Context, key string, bucket int64, delta int, expires time.Time) (int, error) {
+	row := ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: delta, ExpiresAt: expires.UTC()}
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		if err := s.db(ctx).Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "subject_key"}, {Name: "bucket"}},
+			DoUpdates: clause.Assignments(map[string]any{"count": gorm.Expr("count + ?", delta)}),
+		}).Create(&row).Error; err != nil {
+			return err
+		}
+		return s.db(ctx).Where("subject_key = ? AND bucket = ?", key, bucket).Take(&row).Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: count %s: %w", key, err)
+	}
+	return row.Count, nil
+}
