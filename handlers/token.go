@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -77,6 +78,10 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp.SetTokenType("Bearer") // fosite writes "bearer"; the contract (and IdentityServer) say Bearer
+	if exp := ar.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
+		// fosite truncates (3599 for a one-hour token); round, as the seed's example shows 3600.
+		resp.SetExpiresIn(time.Until(exp).Round(time.Second))
+	}
 	info.Add(slog.String("outcome", "issued"))
 	if sub := ar.GetSession().GetSubject(); sub != "" {
 		info.Add(slog.String("subject", sub))

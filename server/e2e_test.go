@@ -82,6 +82,9 @@ func TestClientCredentialsWithOAuth2Library(t *testing.T) {
 		}
 		// An explicit scope narrows; the secret in the body works too.
 		r := s.Post("/connect/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"api2"}, "client_id": {"svc"}, "client_secret": {secret}}, "", "")
+		if ei, _ := r.Body["expires_in"].(float64); ei != 3600 {
+			t.Fatalf("expires_in = %v, want 3600 as in the seed", r.Body["expires_in"])
+		}
 		if r.Status != 200 || r.Str("scope") != "api2" || r.Header.Get("Cache-Control") != "no-store" || r.Header.Get("Pragma") != "no-cache" {
 			t.Fatalf("post auth: %d %s %v", r.Status, r.Raw, r.Header)
 		}
