@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -29,7 +30,12 @@ func EnvName(key string) string {
 func walk(t reflect.Type, prefix string, leaf func(path string, t reflect.Type)) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		tag := f.Tag.Get("yaml")
+		name := strings.Split(tag, ",")[0]
+		if strings.Contains(tag, ",inline") {
+			walk(f.Type, prefix, leaf) // an inlined struct's keys sit at its parent's level
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}
@@ -85,7 +91,14 @@ func applyEnv(cfg *Config, env []string) error {
 func setPath(v reflect.Value, path []string, raw string) error {
 	t := v.Type()
 	for i := 0; i < t.NumField(); i++ {
-		if strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0] != path[0] {
+		tag := t.Field(i).Tag.Get("yaml")
+		if strings.Contains(tag, ",inline") {
+			if err := setPath(v.Field(i), path, raw); !errors.Is(err, errUnknownKey) {
+				return err
+			}
+			continue
+		}
+		if strings.Split(tag, ",")[0] != path[0] {
 			continue
 		}
 		fv := v.Field(i)
@@ -100,8 +113,10 @@ func setPath(v reflect.Value, path []string, raw string) error {
 		}
 		return setPath(fv, path[1:], raw)
 	}
-	return fmt.Errorf("unknown key")
+	return errUnknownKey
 }
+
+var errUnknownKey = errors.New("unknown key")
 
 func setScalar(v reflect.Value, raw string) error {
 	if v.Kind() == reflect.Pointer {
