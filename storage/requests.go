@@ -122,6 +122,23 @@ func (s *Store) get(ctx context.Context, table string, signature string) (*reque
 	return &row, nil
 }
 
+// load returns the request of a row; an inactive row returns it together with inactiveErr,
+// because fosite needs the request to revoke what was issued from a reused code or token.
+func (s *Store) load(ctx context.Context, table, signature string, sess fosite.Session, inactiveErr error) (fosite.Requester, error) {
+	row, err := s.get(ctx, table, signature)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.fromRow(ctx, row, sess)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return req, inactiveErr
+	}
+	return req, nil
+}
+
 func (s *Store) delete(ctx context.Context, table string, signature string) error {
 	if err := s.db(ctx).Table(table).Where("signature = ?", key(signature)).Delete(&requestRow{}).Error; err != nil {
 		return fmt.Errorf("storage: delete from %s: %w", table, err)
@@ -143,18 +160,7 @@ func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, code string, req
 // GetAuthorizeCodeSession returns the code's request; a used code returns the request together
 // with fosite.ErrInvalidatedAuthorizeCode so fosite can revoke what was issued from it.
 func (s *Store) GetAuthorizeCodeSession(ctx context.Context, code string, sess fosite.Session) (fosite.Requester, error) {
-	row, err := s.get(ctx, tblCode, code)
-	if err != nil {
-		return nil, err
-	}
-	req, err := s.fromRow(ctx, row, sess)
-	if err != nil {
-		return nil, err
-	}
-	if !row.Active {
-		return req, fosite.ErrInvalidatedAuthorizeCode
-	}
-	return req, nil
+	return s.load(ctx, tblCode, code, sess, fosite.ErrInvalidatedAuthorizeCode)
 }
 
 // InvalidateAuthorizeCodeSession marks a code used. It is compare-and-set: of two concurrent
@@ -215,18 +221,7 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 // GetRefreshTokenSession loads a refresh token's request; a used (rotated or revoked) token
 // returns the request with fosite.ErrInactiveToken, which triggers reuse detection.
 func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
-	row, err := s.get(ctx, tblRefresh, signature)
-	if err != nil {
-		return nil, err
-	}
-	req, err := s.fromRow(ctx, row, sess)
-	if err != nil {
-		return nil, err
-	}
-	if !row.Active {
-		return req, fosite.ErrInactiveToken
-	}
-	return req, nil
+	return s.load(ctx, tblRefresh, signature, sess, fosite.ErrInactiveToken)
 }
 
 // DeleteRefreshTokenSession deletes one refresh token.
