@@ -177,14 +177,27 @@ func splitList(s string) []string {
 
 func (e *env) migrate(args []string) error {
 	fs, cfgPath := e.flags("migrate")
+	return e.withStore(fs, cfgPath, args, nil, func(*config.Config, *storage.Store) error {
+		fmt.Fprintln(e.stdout, "schema is up to date")
+		return nil
+	})
+}
+
+// withStore parses a subcommand's flags, runs check (so usage errors come before the database is
+// touched), opens the store and runs fn with it.
+func (e *env) withStore(fs *flag.FlagSet, cfgPath *string, args []string, check func() error, fn func(*config.Config, *storage.Store) error) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, st, err := e.openStore(*cfgPath)
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	cfg, st, err := e.openStore(*cfgPath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	fmt.Fprintln(e.stdout, "schema is up to date")
-	return nil
+	return fn(cfg, st)
 }
