@@ -157,7 +157,11 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 		h.Logger.WarnContext(ctx, "refresh token reuse detected; token family revoked", "event", "token.reuse_detected", "request_id", info.RequestID)
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
-	if rfc.ErrorField == fosite.ErrServerError.ErrorField && h.Healthy != nil {
+	// fosite reports a client lookup that failed for any reason as invalid_client, so a database
+	// outage would look like bad credentials; the health check tells the two apart.
+	storageSuspect := rfc.ErrorField == fosite.ErrServerError.ErrorField ||
+		(rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && !errors.Is(err, fosite.ErrNotFound))
+	if storageSuspect && h.Healthy != nil {
 		if herr := h.Healthy(ctx); herr != nil {
 			err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.").WithWrap(err)
 			rfc = fosite.ErrorToRFC6749Error(err)
