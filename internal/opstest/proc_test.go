@@ -165,3 +165,12 @@ func (p *lingpaiProc) wait(ctx context.Context) (int, error) {
 		return -1, ctx.Err()
 	}
 }
+
+func mustGet(t *testing.T, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
