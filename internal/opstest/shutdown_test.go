@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -137,4 +138,44 @@ func clientSecret(t *testing.T, out string) string {
 	}
 	t.Fatalf("no secret in client create output:\n%s", out)
 	return ""
+}
+
+// TestKeyRotatedAuditEvent runs `lingpai keys rotate` and checks the key.rotated event names the
+// kid and never carries key material.
+func TestKeyRotatedAuditEvent(t *testing.T) {
+	env := baseEnv(freeAddr(t), "sqlite", filepath.Join(t.TempDir(), "lingpai.db"))
+	cmd := exec.Command(binary, "keys", "rotate")
+	cmd.Env = env
+	cmd.Dir = t.TempDir()
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("keys rotate: %v %s", err, stderr.String())
+	}
+	var rec map[string]any
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		var r map[string]any
+		if json.Unmarshal([]byte(line), &r) == nil && r["event"] == "key.rotated" {
+			rec = r
+		}
+	}
+	if rec == nil || rec["kid"] == "" || !strings.Contains(stdout.String(), rec["kid"].(string)) {
+		t.Fatalf("no key.rotated event with the new kid:\n%s\n%s", stderr.String(), stdout.String())
+	}
+	for _, k := range []string{`"d"`, `"p"`, "PRIVATE"} {
+		if strings.Contains(stderr.String(), k) {
+			t.Fatalf("key material in the log: %s", stderr.String())
+		}
+	}
+}
+
+// TestGC runs `lingpai gc` and checks it prints a count per table.
+func TestGC(t *testing.T) {
+	env := baseEnv(freeAddr(t), "sqlite", filepath.Join(t.TempDir(), "lingpai.db"))
+	out := run(t, env, "gc")
+	for _, want := range []string{"access_tokens", "refresh_tokens", "throttle_counters", "total"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("gc output lacks %s:\n%s", want, out)
+		}
+	}
 }
