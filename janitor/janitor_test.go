@@ -103,3 +103,39 @@ func TestLeaseIsHeldByOneHolderAtATime(t *testing.T) {
 		})
 	}
 }
+
+// TestRunSweepsOnlyUnderTheLease: while another replica holds the lease, Run leaves rows alone;
+// once the lease has lapsed, Run takes it and sweeps.
+func TestRunSweepsOnlyUnderTheLease(t *testing.T) {
+	for _, b := range storagetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			st := b.Open(t, storage.Options{}, janitor.Models()...)
+			ctx := context.Background()
+			now := time.Now()
+			if err := st.DB(ctx).Create(&storage.ThrottleCounter{SubjectKey: "k", Bucket: 1, Count: 1, ExpiresAt: now.Add(-time.Hour).UTC()}).Error; err != nil {
+				t.Fatal(err)
+			}
+			held, err := janitor.AcquireLease(ctx, st.DB(ctx), "janitor", "other-replica", now, 400*time.Millisecond)
+			if err != nil || !held {
+				t.Fatalf("other replica's lease: %v %v", held, err)
+			}
+			obs := counter{}
+			j := &janitor.Janitor{DB: st, Targets: janitor.CoreTargets(), BatchSize: 10, Observer: obs, Holder: "me",
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			runFor := func(d time.Duration) {
+				ctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				j.Run(ctx, 50*time.Millisecond)
+			}
+			runFor(200 * time.Millisecond)
+			if obs["throttle_counters"] != 0 {
+				t.Fatal("swept while another replica held the lease")
+			}
+			time.Sleep(250 * time.Millisecond) // the other replica's lease lapses
+			runFor(200 * time.Millisecond)
+			if obs["throttle_counters"] != 1 {
+				t.Fatalf("swept %d rows after the lease lapsed, want 1", obs["throttle_counters"])
+			}
+		})
+	}
+}

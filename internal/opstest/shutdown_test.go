@@ -24,11 +24,20 @@ import (
 // exit 0 well within server.shutdown_timeout.
 func TestGracefulShutdown(t *testing.T) {
 	addr := freeAddr(t)
-	env := baseEnv(addr, "sqlite", filepath.Join(t.TempDir(), "lingpai.db"), "LINGPAI_SERVER_SHUTDOWN_TIMEOUT=10s")
+	adminAddr := freeAddr(t)
+	// The admin listener and a busy janitor run too: shutdown must stop them as well.
+	env := baseEnv(addr, "sqlite", filepath.Join(t.TempDir(), "lingpai.db"), "LINGPAI_SERVER_SHUTDOWN_TIMEOUT=10s",
+		"LINGPAI_SERVER_ADMIN_ADDR="+adminAddr, "LINGPAI_JANITOR_INTERVAL=50ms")
 	out := run(t, env, "client", "create", "--id", "app", "--grant-types", "password,client_credentials", "--scopes", "api1")
 	secret := clientSecret(t, out)
 	run(t, env, "user", "create", "--username", "alice", "--password", "alice-password-1")
 	p := startServe(t, env)
+	if s := get(t, "http://"+adminAddr+"/metrics"); s != 200 {
+		t.Fatalf("admin /metrics: %d", s)
+	}
+	if s := get(t, p.URL+"/metrics"); s != 404 {
+		t.Fatalf("public /metrics with server.admin_addr set: %d, want 404", s)
+	}
 
 	// The slow request: headers and half the body now, the rest after SIGTERM.
 	body := url.Values{"grant_type": {"client_credentials"}, "client_id": {"app"}, "client_secret": {secret}}.Encode()
