@@ -83,6 +83,11 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 			return "", ferr
 		}
 		s.logger.InfoContext(ctx, "sign-in failed", "event", "signin.failed", "reason", reason, "username", name, "throttled_now", locked)
+		if locked {
+			// The same audit event the custom grants write when a failure locks an account.
+			s.logger.WarnContext(ctx, "account throttled", "event", "account.throttled", "grant_type", "password",
+				"username", name, "request_id", reqctx.From(ctx).RequestID)
+		}
 		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, ErrBadCredentials)
 	}
 	if err := s.regulator.Succeed(ctx, account); err != nil {

@@ -318,6 +318,8 @@ func (e *env) keysRotate(args []string) error {
 		if err != nil {
 			return err
 		}
+		// The audit event: kid and algorithm only, never key material.
+		newLogger(e.stderr, cfg).Info("signing key rotated", "event", "key.rotated", "kid", k.KID, "alg", k.Algorithm)
 		fmt.Fprintf(e.stdout, "new active key kid=%s alg=%s; older keys stay published until their tokens expire\n", k.KID, k.Algorithm)
 		return nil
 	})

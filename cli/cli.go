@@ -27,6 +27,8 @@ Usage:
   lingpai client  create|list|show|delete ...
   lingpai user    create|set-password|disable|enable|list ...
   lingpai keys    list|rotate
+  lingpai gc      [--config FILE]      delete expired rows now, print counts
+  lingpai healthcheck [--url URL]      probe /healthz (the container HEALTHCHECK)
 Every subcommand takes --config FILE (default ./config.yaml). Run "lingpai CMD -h" for its flags.
 `
 
@@ -63,6 +65,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...
 		})
 	case "keys":
 		err = e.sub(args[1:], map[string]func([]string) error{"list": e.keysList, "rotate": e.keysRotate})
+	case "gc":
+		err = e.gc(args[1:])
+	case "healthcheck":
+		err = e.healthcheck(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -59,6 +59,11 @@ func (e *env) serve(args []string) error {
 		Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
+	ops, err := e.startOps(cfg, app, st, logger)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -70,13 +75,18 @@ func (e *env) serve(args []string) error {
 	}
 	select {
 	case err := <-errc:
+		ops.stop(context.Background())
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down", "timeout", cfg.Server.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	// Shutdown closes the listener at once (new connections are refused) and waits for in-flight
+	// requests; the janitor and admin listener stop before the deferred store Close.
+	err = srv.Shutdown(sctx)
+	ops.stop(sctx)
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	logger.Info("stopped")

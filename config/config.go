@@ -22,6 +22,7 @@ type Config struct {
 	Throttle Throttle `yaml:"throttle"`
 	Grants   Grants   `yaml:"grants"`
 	Log      Log      `yaml:"log"`
+	Janitor  Janitor  `yaml:"janitor"`
 }
 
 // Server is the HTTP side.
@@ -34,12 +35,17 @@ type Server struct {
 	// TrustedProxies lists proxy addresses (IPs or CIDRs) whose X-Forwarded-For is believed when
 	// working out the client IP for throttling; empty means the TCP peer is the client.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// AdminAddr, when set, is a second listener serving /metrics (and the health probes), so the
+	// metrics are not exposed with the public endpoints; the public address then has no /metrics.
+	AdminAddr string `yaml:"admin_addr"`
 }
 
 // Database selects the storage backend.
 type Database struct {
-	Driver          string        `yaml:"driver"`
-	DSN             string        `yaml:"dsn"`
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+	// DSNFile reads the DSN from a file (Docker/Kubernetes secrets), since it carries the password.
+	DSNFile         string        `yaml:"dsn_file"`
 	MaxOpenConns    int           `yaml:"max_open_conns"`
 	MaxIdleConns    int           `yaml:"max_idle_conns"`
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
@@ -98,6 +104,7 @@ func Default() *Config {
 		Throttle: Throttle{MaxFailures: 5, IPMaxFailures: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
 		Grants:   Grants{Enabled: append([]string(nil), StandardGrants...)},
 		Log:      Log{Level: "info", Format: "json"},
+		Janitor:  Janitor{Interval: 10 * time.Minute, BatchSize: 500},
 	}
 }
 
@@ -184,6 +191,13 @@ func keyAtLine(n *yaml.Node, line int, prefix string) string {
 
 // resolveFiles reads *_file secrets so the rest of the program only sees values.
 func (c *Config) resolveFiles() error {
+	if c.Database.DSNFile != "" {
+		b, err := os.ReadFile(c.Database.DSNFile)
+		if err != nil {
+			return fmt.Errorf("config: database.dsn_file: %w", err)
+		}
+		c.Database.DSN = strings.TrimSpace(string(b))
+	}
 	if c.Tokens.SecretFile != "" {
 		b, err := os.ReadFile(c.Tokens.SecretFile)
 		if err != nil {

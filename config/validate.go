@@ -98,6 +98,7 @@ func (c *Config) Validate() error {
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		bad("log.format", "must be json or text, got %q", c.Log.Format)
 	}
+	errs = append(errs, c.validateOps()...)
 	errs = append(errs, c.validateSections()...)
 	if len(errs) == 0 {
 		return nil

@@ -28,6 +28,25 @@ type Token struct {
 	// Healthy reports whether the database answers; a server error while it does not becomes a
 	// 503 temporarily_unavailable, which clients may retry.
 	Healthy func(ctx context.Context) error
+	// Metrics counts outcomes; nil counts nothing.
+	Metrics TokenObserver
+}
+
+// TokenObserver counts token endpoint outcomes (metrics.Metrics implements it). Labels must be
+// bounded: the grant type only when enabled, the client id only once the client authenticated.
+type TokenObserver interface {
+	TokenIssued(grantType, clientID string)
+	TokenFailed(grantType, code string)
+}
+
+func (h *Token) countFailure(grant, code string) {
+	if h.Metrics == nil {
+		return
+	}
+	if !h.Enabled[grant] {
+		grant = "other"
+	}
+	h.Metrics.TokenFailed(grant, code)
 }
 
 func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +70,7 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info.Add(slog.String("grant_type", grant))
 	if grant != "" && !h.Enabled[grant] {
 		info.Add(slog.String("outcome", "unsupported_grant_type"))
+		h.countFailure(grant, "unsupported_grant_type")
 		WriteError(w, http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported by this server.")
 		return
 	}
@@ -62,6 +82,7 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "" {
 		info.Add(slog.String("outcome", "invalid_client"))
+		h.countFailure(grant, "invalid_client")
 		WriteError(w, http.StatusUnauthorized, "invalid_client", "Client authentication is required (HTTP Basic or client_id and client_secret in the body).")
 		return
 	}
@@ -83,9 +104,16 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp.SetExpiresIn(time.Until(exp).Round(time.Second))
 	}
 	info.Add(slog.String("outcome", "issued"))
-	if sub := ar.GetSession().GetSubject(); sub != "" {
+	sub := ar.GetSession().GetSubject()
+	if sub != "" {
 		info.Add(slog.String("subject", sub))
 	}
+	if h.Metrics != nil {
+		h.Metrics.TokenIssued(grant, ar.GetClient().GetID())
+	}
+	// The audit trail of issuance: who got a token for whom, never the token itself.
+	h.Logger.InfoContext(ctx, "token issued", "event", "token.issued", "request_id", info.RequestID,
+		"client_id", ar.GetClient().GetID(), "subject", sub, "grant_type", grant)
 	h.Provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
@@ -134,13 +162,18 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 		h.Logger.WarnContext(ctx, "refresh token reuse detected; token family revoked", "event", "token.reuse_detected", "request_id", info.RequestID)
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
-	if rfc.ErrorField == fosite.ErrServerError.ErrorField && h.Healthy != nil {
+	// fosite reports a client lookup that failed for any reason as invalid_client, so a database
+	// outage would look like bad credentials; the health check tells the two apart.
+	storageSuspect := rfc.ErrorField == fosite.ErrServerError.ErrorField ||
+		(rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && !errors.Is(err, fosite.ErrNotFound))
+	if storageSuspect && h.Healthy != nil {
 		if herr := h.Healthy(ctx); herr != nil {
 			err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.").WithWrap(err)
 			rfc = fosite.ErrorToRFC6749Error(err)
 		}
 	}
 	info.Add(slog.String("outcome", rfc.ErrorField))
+	h.countFailure(reqGrant(ar), rfc.ErrorField)
 	if rfc.CodeField >= 500 {
 		h.Logger.ErrorContext(ctx, "token request failed", "request_id", info.RequestID, "error", rfc.ErrorField, "cause", rfc.GetDescription()+" "+rfc.DebugField)
 	} else if rfc.DebugField != "" {
@@ -153,4 +186,12 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 		ar = fosite.NewAccessRequest(session.New())
 	}
 	h.Provider.WriteAccessError(ctx, w, ar, err)
+}
+
+// reqGrant is the grant type of a (possibly nil) access request, for metrics labels.
+func reqGrant(ar fosite.AccessRequester) string {
+	if ar == nil || len(ar.GetGrantTypes()) != 1 {
+		return "other"
+	}
+	return ar.GetGrantTypes()[0]
 }

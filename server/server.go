@@ -28,6 +28,7 @@ import (
 	"github.com/lingpai/lingpai/handlers"
 	"github.com/lingpai/lingpai/hashing"
 	"github.com/lingpai/lingpai/keys"
+	"github.com/lingpai/lingpai/metrics"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/throttle"
 )
@@ -58,6 +59,10 @@ type App struct {
 	Accounts *accounts.Service
 	Provider fosite.OAuth2Provider
 	Config   *config.Config
+	Metrics  *metrics.Metrics
+	// AdminHandler serves /metrics, /healthz and /readyz on server.admin_addr; nil when that key
+	// is empty (then /metrics is on Handler).
+	AdminHandler http.Handler
 }
 
 // New builds the server on an open, migrated store.
@@ -200,33 +205,47 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	for _, g := range cfg.Grants.Enabled {
 		enabledSet[g] = true
 	}
+	sqlDB, err := store.SQLDB()
+	if err != nil {
+		return nil, err
+	}
+	met := metrics.New(sqlDB)
 	r := mux.NewRouter()
-	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabledSet, Logger: logger, Healthy: healthy})
+	r.Use(met.Middleware)
+	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabledSet, Logger: logger, Healthy: healthy, Metrics: met})
 	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider}).Methods(http.MethodPost)
 	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger}).Methods(http.MethodPost)
 	r.Handle("/.well-known/openid-configuration", &handlers.Discovery{Document: discovery(cfg, issuer)}).Methods(http.MethodGet)
 	r.Handle("/.well-known/openid-configuration/jwks", &handlers.JWKS{Keys: keyring.PublicKeys, MaxAge: cfg.Server.CacheTTL}).Methods(http.MethodGet)
-	r.HandleFunc("/healthz", handlers.Health).Methods(http.MethodGet)
-	r.Handle("/readyz", &handlers.Ready{Checks: map[string]func(context.Context) error{
+	ready := &handlers.Ready{Checks: map[string]func(context.Context) error{
 		"database": healthy,
 		"signing_key": func(ctx context.Context) error {
 			_, err := keyring.Active(ctx)
 			return err
 		},
-	}}).Methods(http.MethodGet)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	}}
+	r.HandleFunc("/healthz", handlers.Health).Methods(http.MethodGet)
+	r.Handle("/readyz", ready).Methods(http.MethodGet)
+	var admin http.Handler
+	if cfg.Server.AdminAddr == "" {
+		r.Handle("/metrics", met.Handler()).Methods(http.MethodGet)
+	} else {
+		admin = adminRouter(met, ready)
+	}
+	r.NotFoundHandler = met.Instrument(metrics.Unmatched, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		handlers.WriteError(w, http.StatusNotFound, "not_found", "")
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	}))
+	r.MethodNotAllowedHandler = met.Instrument(metrics.Unmatched, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		handlers.WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "Method not allowed.")
-	})
+	}))
 
 	proxies, err := parseProxies(cfg.Server.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
 	mw := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies}
-	return &App{Handler: mw.Wrap(r), Store: store, Keyring: keyring, Accounts: accts, Provider: provider, Config: cfg}, nil
+	return &App{Handler: mw.Wrap(r), Store: store, Keyring: keyring, Accounts: accts, Provider: provider, Config: cfg,
+		Metrics: met, AdminHandler: admin}, nil
 }
 
 // ropcStorage is fosite's password-grant storage: tokens from the store, Authenticate from accounts.

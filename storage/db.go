@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -163,7 +164,7 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return ctx, errors.New("storage: transaction already open in this context")
 	}
-	tx := s.gdb.WithContext(ctx).Begin()
+	tx := s.gdb.WithContext(ctx).Begin(s.txOptions())
 	if tx.Error != nil {
 		return ctx, fmt.Errorf("storage: begin: %w", tx.Error)
 	}
@@ -227,7 +228,7 @@ func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) er
 	for attempt := 0; attempt < 5; attempt++ {
 		err = s.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx}))
-		})
+		}, s.txOptions())
 		if err == nil || !IsRetryable(err) {
 			return err
 		}
@@ -239,6 +240,15 @@ func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) er
 		}
 	}
 	return err
+}
+
+// txOptions picks READ COMMITTED on MySQL: the token tables are written by primary key, and
+// repeatable read's gap locks only add deadlocks between concurrent grants. SQLite has one writer.
+func (s *Store) txOptions() *sql.TxOptions {
+	if s.driver == "mysql" {
+		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return nil
 }
 
 // IsRetryable reports deadlock, lock-timeout and write-conflict errors: MySQL 1213 and 1205, TiDB

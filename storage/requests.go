@@ -104,7 +104,7 @@ const (
 
 func (s *Store) create(ctx context.Context, table string, row requestRow) error {
 	if err := s.db(ctx).Table(table).Create(&row).Error; err != nil {
-		return fmt.Errorf("storage: create in %s: %w", table, err)
+		return s.txErr("create in "+table, err)
 	}
 	return nil
 }
@@ -238,17 +238,41 @@ var ErrTokenReused = errors.New("storage: refresh token already used; token fami
 // (RFC 9700 section 4.14.2): the whole family is revoked once the failing transaction has rolled
 // back, and the request fails.
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signature string) error {
-	res := s.db(ctx).Table(tblRefresh).
-		Where("signature = ? AND active = ?", key(signature), true).
-		Update("active", false)
+	k := key(signature)
+	res := s.db(ctx).Table(tblRefresh).Where("signature = ? AND active = ?", k, true).Update("active", false)
 	if res.Error != nil {
+		if IsRetryable(res.Error) { // lost a lock race on this very token: a concurrent use of it
+			s.afterRollback(ctx, func(ctx context.Context) { _ = s.revokeFamily(ctx, requestID) })
+			return fmt.Errorf("%w: %w: %w", fosite.ErrSerializationFailure, ErrTokenReused, res.Error)
+		}
 		return fmt.Errorf("storage: rotate refresh token: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
 		s.afterRollback(ctx, func(ctx context.Context) { _ = s.revokeFamily(ctx, requestID) })
 		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, ErrTokenReused)
 	}
-	return s.RevokeAccessToken(ctx, requestID)
+	// Retire the access token issued with this refresh token, by primary key: a range delete by
+	// request_id would take gap locks that deadlock against concurrent inserts on MySQL.
+	var row requestRow
+	if err := s.db(ctx).Table(tblRefresh).Select("access_signature").Where("signature = ?", k).Take(&row).Error; err != nil {
+		return s.txErr("rotate refresh token", err)
+	}
+	if row.AccessSignature == "" {
+		return nil
+	}
+	if err := s.db(ctx).Table(tblAccess).Where("signature = ?", row.AccessSignature).Delete(&requestRow{}).Error; err != nil {
+		return s.txErr("rotate refresh token", err)
+	}
+	return nil
+}
+
+// txErr wraps a storage error; a deadlock or write conflict becomes fosite's serialization
+// failure, which fosite answers with "retry" instead of a server error.
+func (s *Store) txErr(op string, err error) error {
+	if IsRetryable(err) {
+		return fmt.Errorf("%w: storage: %s: %w", fosite.ErrSerializationFailure, op, err)
+	}
+	return fmt.Errorf("storage: %s: %w", op, err)
 }
 
 // --- oauth2.TokenRevocationStorage

@@ -1,0 +1,34 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"time"
+)
+
+// Janitor sweeps expired rows (tokens, codes, sessions, throttle counters) in small batches, so no
+// sweep holds long locks; only one replica sweeps at a time (a lease row decides which).
+type Janitor struct {
+	// Interval between sweeps; 0s turns the background janitor off (lingpai gc still works).
+	Interval  time.Duration `yaml:"interval"`
+	BatchSize int           `yaml:"batch_size"`
+}
+
+// validateOps checks the operations keys: the admin listener and the janitor.
+func (c *Config) validateOps() []error {
+	var errs []error
+	if c.Server.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Server.AdminAddr); err != nil {
+			errs = append(errs, fmt.Errorf("server.admin_addr: must be host:port or empty, got %q", c.Server.AdminAddr))
+		} else if c.Server.AdminAddr == c.Server.Addr {
+			errs = append(errs, fmt.Errorf("server.admin_addr: must differ from server.addr"))
+		}
+	}
+	if c.Janitor.Interval < 0 {
+		errs = append(errs, fmt.Errorf("janitor.interval: must be 0s (off) or positive"))
+	}
+	if c.Janitor.BatchSize < 1 || c.Janitor.BatchSize > 10000 {
+		errs = append(errs, fmt.Errorf("janitor.batch_size: must be between 1 and 10000, got %d", c.Janitor.BatchSize))
+	}
+	return errs
+}

@@ -1,0 +1,54 @@
+package metrics_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lingpai/lingpai/metrics"
+)
+
+func TestNilMetricsRecordNothing(t *testing.T) {
+	var m *metrics.Metrics
+	m.TokenIssued("password", "c")
+	m.TokenFailed("password", "invalid_grant")
+	m.Swept("access_tokens", 3)
+	m.ObserveUpstream("ldap", "bind", time.Now(), errors.New("down"))
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	if m.Instrument("/x", h) == nil || m.Middleware(h) == nil {
+		t.Fatal("nil Metrics must pass handlers through")
+	}
+}
+
+func TestUpstreamAndMethodLabels(t *testing.T) {
+	m := metrics.New(nil)
+	m.ObserveUpstream("ldap", "bind", time.Now(), nil)
+	m.ObserveUpstream("ldap", "bind", time.Now(), errors.New("connection refused"))
+	m.ObserveUpstream("wechat", "jscode2session", time.Now(), nil)
+	h := m.Instrument("/connect/token", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(418) }))
+	for _, method := range []string{"POST", "BREW", "GET"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(method, "/connect/token", nil))
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	tests := []string{
+		`lingpai_upstream_errors_total{operation="bind",upstream="ldap"} 1`,
+		`lingpai_upstream_duration_seconds_count{operation="bind",outcome="ok",upstream="ldap"} 1`,
+		`lingpai_upstream_duration_seconds_count{operation="jscode2session",outcome="ok",upstream="wechat"} 1`,
+		`lingpai_http_requests_total{method="other",route="/connect/token",status="418"} 1`,
+		`lingpai_http_requests_total{method="POST",route="/connect/token",status="418"} 1`,
+	}
+	for _, want := range tests {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+	if strings.Contains(string(body), "BREW") {
+		t.Error("a client-chosen method became a label")
+	}
+}
