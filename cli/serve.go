@@ -47,7 +47,11 @@ func (e *env) serve(args []string) error {
 			return err
 		}
 	}
-	app, err := server.New(e.ctx, cfg, st, logger, e.opts...)
+	opts := e.opts
+	if *demo {
+		opts = append(opts, server.WithRoute("/demo/callback", demoCallback(strings.TrimRight(cfg.Server.Issuer, "/"))))
+	}
+	app, err := server.New(e.ctx, cfg, st, logger, opts...)
 	if err != nil {
 		return err
 	}
@@ -132,6 +136,15 @@ func seedDemo(ctx context.Context, cfg *config.Config, st *storage.Store) error 
 	}); err != nil {
 		return fmt.Errorf("demo client: %w", err)
 	}
+	if err := st.CreateClient(ctx, &storage.Client{
+		ID: "demo-web", Name: "Demo web app 演示网页应用", Public: true, RequirePKCE: true,
+		GrantTypes:             storage.StringList{"authorization_code", "refresh_token"},
+		Scopes:                 storage.StringList{"openid", "profile", "email", "offline_access"},
+		RedirectURIs:           storage.StringList{issuer + "/demo/callback"},
+		PostLogoutRedirectURIs: storage.StringList{issuer + "/demo/callback"},
+	}); err != nil {
+		return fmt.Errorf("demo web client: %w", err)
+	}
 	name := demoUser
 	ph, err := hashing.Hasher{}.Hash(ctx, []byte(demoPassword))
 	if err != nil {
@@ -159,5 +172,9 @@ Client %[2]s / %[3]s may use %[4]s. User %[5]s / %[6]s.
 
   # discovery and keys
   curl -s %[1]s/.well-known/openid-configuration
-`, base, demoClientID, demoSecret, strings.Join(cfg.Grants.Enabled, ","), demoUser, demoPassword)
+
+Browser sign-in (authorization_code + PKCE, public client demo-web): open
+  %[7]s
+sign in as %[5]s, allow, and paste the command the callback page shows.
+`, base, demoClientID, demoSecret, strings.Join(cfg.Grants.Enabled, ","), demoUser, demoPassword, demoAuthorizeURL(base))
 }

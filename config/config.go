@@ -22,6 +22,7 @@ type Config struct {
 	Throttle Throttle `yaml:"throttle"`
 	Grants   Grants   `yaml:"grants"`
 	Log      Log      `yaml:"log"`
+	UI       UI       `yaml:"ui"`
 	Janitor  Janitor  `yaml:"janitor"`
 }
 
@@ -104,6 +105,7 @@ func Default() *Config {
 		Throttle: Throttle{MaxFailures: 5, IPMaxFailures: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
 		Grants:   Grants{Enabled: append([]string(nil), StandardGrants...)},
 		Log:      Log{Level: "info", Format: "json"},
+		UI:       defaultUI(),
 		Janitor:  Janitor{Interval: 10 * time.Minute, BatchSize: 500},
 	}
 }

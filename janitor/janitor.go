@@ -22,7 +22,7 @@ func CoreTargets() []Target {
 	return []Target{
 		{"access_tokens", "expires_at"}, {"refresh_tokens", "expires_at"}, {"authorize_codes", "expires_at"},
 		{"pkce_requests", "expires_at"}, {"oidc_sessions", "expires_at"}, {"client_assertion_jtis", "expires_at"},
-		{"throttle_counters", "expires_at"}, {"throttle_locks", "locked_until"}, {"sms_codes", "expires_at"},
+		{"throttle_counters", "expires_at"}, {"throttle_locks", "locked_until"}, {"sms_codes", "expires_at"}, {"login_sessions", "expires_at"},
 	}
 }
 

@@ -260,3 +260,28 @@ func (s *signer) GetSignature(ctx context.Context, token string) (string, error)
 func (s *signer) GetSigningMethodLength(ctx context.Context) int {
 	return s.def.GetSigningMethodLength(ctx)
 }
+
+// VerifyJWS checks a compact JWS signed by one of the published keys (by kid) and returns its
+// payload. Expiry is not checked: an id_token_hint at logout is usually expired, and that is fine.
+func (k *Keyring) VerifyJWS(ctx context.Context, token string) ([]byte, error) {
+	obj, err := jose.ParseSigned(token)
+	if err != nil {
+		return nil, fmt.Errorf("keys: parse: %w", err)
+	}
+	if len(obj.Signatures) != 1 {
+		return nil, errors.New("keys: want exactly one signature")
+	}
+	s, err := k.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := s.byKID[obj.Signatures[0].Header.KeyID]
+	if !ok {
+		return nil, errors.New("keys: unknown kid")
+	}
+	payload, err := obj.Verify(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("keys: verify: %w", err)
+	}
+	return payload, nil
+}

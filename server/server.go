@@ -46,9 +46,20 @@ func WithClock(now func() time.Time) Option {
 	return func(b *builder) { b.now = now }
 }
 
+// WithRoute mounts an extra handler (serve --demo's callback page).
+func WithRoute(path string, h http.Handler) Option {
+	return func(b *builder) { b.routes = append(b.routes, route{path, h}) }
+}
+
+type route struct {
+	path string
+	h    http.Handler
+}
+
 type builder struct {
 	custom []grants.Grant
 	now    func() time.Time
+	routes []route
 }
 
 // App is a built server.
@@ -139,11 +150,14 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 
 	enabled := func(g string) bool { return cfg.GrantEnabled(g) }
 	var token []fosite.TokenEndpointHandler
+	var authorize fosite.AuthorizeEndpointHandlers
 	if enabled("authorization_code") {
-		token = append(token, &oauth2.AuthorizeExplicitGrantHandler{
+		code := &oauth2.AuthorizeExplicitGrantHandler{
 			AccessTokenStrategy: core, RefreshTokenStrategy: core, AuthorizeCodeStrategy: core,
 			CoreStorage: store, TokenRevocationStorage: store, Config: fc,
-		})
+		}
+		token = append(token, code)
+		authorize = append(authorize, code)
 	}
 	if enabled("client_credentials") {
 		token = append(token, &oauth2.ClientCredentialsGrantHandler{
@@ -151,7 +165,8 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 		})
 	}
 	passwordCompanion := &grants.PasswordOpenID{Issuer: issuerHelper, Accounts: accts}
-	recheckers := map[string]grants.Rechecker{"password": passwordCompanion}
+	// Browser sign-ins are local accounts too: refresh stops when the user is disabled.
+	recheckers := map[string]grants.Rechecker{"password": passwordCompanion, "authorization_code": passwordCompanion}
 	if enabled("refresh_token") {
 		token = append(token, &oauth2.RefreshTokenGrantHandler{
 			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: store, Config: fc,
@@ -174,12 +189,14 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 		}
 	}
 	if enabled("authorization_code") {
-		token = append(token, &openid.OpenIDConnectExplicitHandler{
+		oidc := &openid.OpenIDConnectExplicitHandler{
 			OpenIDConnectRequestStorage:   store,
 			IDTokenHandleHelper:           &openid.IDTokenHandleHelper{IDTokenStrategy: idStrategy},
 			OpenIDConnectRequestValidator: openid.NewOpenIDConnectRequestValidator(keyring.Signer(), fc),
 			Config:                        fc,
-		})
+		}
+		token = append(token, oidc)
+		authorize = append(authorize, oidc)
 	}
 	if enabled("refresh_token") {
 		token = append(token, &openid.OpenIDConnectRefreshHandler{
@@ -187,9 +204,13 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 		})
 	}
 	if enabled("authorization_code") {
-		token = append(token, &pkce.Handler{AuthorizeCodeStrategy: core, Storage: store, Config: fc})
+		// After the code handler in both lists: it stores the challenge under the code's signature.
+		p := &pkce.Handler{AuthorizeCodeStrategy: core, Storage: store, Config: fc}
+		token = append(token, p)
+		authorize = append(authorize, p)
 	}
 	fc.TokenEndpointHandlers = token
+	fc.AuthorizeEndpointHandlers = authorize
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc}}
 	fc.RevocationHandlers = fosite.RevocationHandlers{&oauth2.TokenRevocationHandler{
 		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
@@ -215,6 +236,20 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabledSet, Logger: logger, Healthy: healthy, Metrics: met})
 	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider}).Methods(http.MethodPost)
 	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger}).Methods(http.MethodPost)
+	web, err := b.web(ctx, cfg, store, provider, accts, keyring, logger)
+	if err != nil {
+		return nil, err
+	}
+	r.HandleFunc("/connect/userinfo", web.UserInfo).Methods(http.MethodGet, http.MethodPost)
+	if enabled("authorization_code") {
+		r.HandleFunc("/connect/authorize", web.Authorize).Methods(http.MethodGet, http.MethodPost)
+		r.HandleFunc("/account/login", web.Login).Methods(http.MethodGet, http.MethodPost)
+		r.HandleFunc("/account/consent", web.Consent).Methods(http.MethodGet, http.MethodPost)
+		r.HandleFunc("/connect/endsession", web.EndSession).Methods(http.MethodGet, http.MethodPost)
+	}
+	for _, rt := range b.routes {
+		r.Handle(rt.path, rt.h)
+	}
 	r.Handle("/.well-known/openid-configuration", &handlers.Discovery{Document: discovery(cfg, issuer)}).Methods(http.MethodGet)
 	r.Handle("/.well-known/openid-configuration/jwks", &handlers.JWKS{Keys: keyring.PublicKeys, MaxAge: cfg.Server.CacheTTL}).Methods(http.MethodGet)
 	ready := &handlers.Ready{Checks: map[string]func(context.Context) error{
@@ -295,7 +330,14 @@ func discovery(cfg *config.Config, issuer string) map[string]any {
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "at_hash",
 			"preferred_username", "name", "email", "email_verified", "phone_number", "phone_number_verified", "groups"},
 	}
+	doc["userinfo_endpoint"] = issuer + "/connect/userinfo"
 	if cfg.GrantEnabled("authorization_code") {
+		doc["authorization_endpoint"] = issuer + "/connect/authorize"
+		doc["end_session_endpoint"] = issuer + "/connect/endsession"
+		doc["response_modes_supported"] = []string{"query", "form_post"}
+		doc["prompt_values_supported"] = []string{"none", "login", "consent"}
+		doc["ui_locales_supported"] = []string{"zh-CN", "en"}
+		doc["claims_parameter_supported"] = false
 		doc["code_challenge_methods_supported"] = []string{"S256"}
 	}
 	return doc

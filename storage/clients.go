@@ -11,7 +11,10 @@ import (
 	"gorm.io/gorm"
 )
 
-var _ fosite.Client = (*Client)(nil)
+var (
+	_ fosite.Client             = (*Client)(nil)
+	_ fosite.ResponseModeClient = (*Client)(nil)
+)
 
 // GetID implements fosite.Client.
 func (c *Client) GetID() string { return c.ID }
@@ -31,6 +34,12 @@ func (c *Client) GetResponseTypes() fosite.Arguments {
 		return fosite.Arguments(c.ResponseTypes)
 	}
 	return fosite.Arguments{"code"}
+}
+
+// GetResponseModes implements fosite.ResponseModeClient: every client may have the code returned
+// in the query or by form_post.
+func (c *Client) GetResponseModes() []fosite.ResponseModeType {
+	return []fosite.ResponseModeType{fosite.ResponseModeDefault, fosite.ResponseModeQuery, fosite.ResponseModeFormPost}
 }
 
 // GetScopes implements fosite.Client.

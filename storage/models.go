@@ -163,7 +163,7 @@ func coreModels() []any {
 	return []any{
 		&accessTokenRow{}, &refreshTokenRow{}, &authorizeCodeRow{}, &pkceRow{}, &oidcSessionRow{},
 		&Client{}, &User{}, &Identity{}, &SigningKey{}, &SystemSecret{},
-		&ThrottleCounter{}, &ThrottleLock{}, &jtiRow{}, &SMSCode{},
+		&ThrottleCounter{}, &ThrottleLock{}, &jtiRow{}, &SMSCode{}, &LoginSession{}, &Consent{},
 	}
 }
 

@@ -38,6 +38,7 @@ func RunTests(t *testing.T, open func(t *testing.T) *storage.Store) {
 		{"SMSCodeLifecycle", testSMSCodes},
 		{"SMSCodeConcurrentRedeem", testSMSConcurrent},
 		{"Counters", testCounters},
+		{"LoginSessionsAndConsents", testWeb},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
@@ -474,5 +475,35 @@ func testCounters(t *testing.T, s *storage.Store) {
 	}
 	if n, _ := s.AddCount(ctx, "sms-ip:1.2.3.4", 8, 1, exp); n != 1 {
 		t.Fatalf("new bucket %d, want 1", n)
+	}
+}
+
+func testWeb(t *testing.T, s *storage.Store) {
+	now := time.Now().UTC()
+	must(t, s.CreateLoginSession(ctx, "cookie-1", &storage.LoginSession{SID: "sid-1", UserID: "u1", AuthTime: now, AMR: "pwd", ExpiresAt: now.Add(time.Hour)}))
+	ls, err := s.LoginSessionByCookie(ctx, "cookie-1", now)
+	if err != nil || ls.UserID != "u1" || ls.SID != "sid-1" {
+		t.Fatalf("session: %+v %v", ls, err)
+	}
+	if ls.ID == "cookie-1" {
+		t.Fatal("the cookie value is stored in clear")
+	}
+	if _, err := s.LoginSessionByCookie(ctx, "cookie-1", now.Add(2*time.Hour)); !errors.Is(err, fosite.ErrNotFound) {
+		t.Fatalf("expired session: %v", err)
+	}
+	if _, err := s.LoginSessionByCookie(ctx, "other", now); !errors.Is(err, fosite.ErrNotFound) {
+		t.Fatalf("unknown cookie: %v", err)
+	}
+	must(t, s.DeleteLoginSessionsBySID(ctx, "sid-1"))
+	if _, err := s.LoginSessionByCookie(ctx, "cookie-1", now); !errors.Is(err, fosite.ErrNotFound) {
+		t.Fatalf("ended session: %v", err)
+	}
+	if got, err := s.ConsentOf(ctx, "u1", "app"); err != nil || len(got) != 0 {
+		t.Fatalf("no consent yet: %v %v", got, err)
+	}
+	must(t, s.SaveConsent(ctx, "u1", "app", []string{"openid"}))
+	must(t, s.SaveConsent(ctx, "u1", "app", []string{"openid", "profile"}))
+	if got, _ := s.ConsentOf(ctx, "u1", "app"); len(got) != 2 {
+		t.Fatalf("consent: %v", got)
 	}
 }
