@@ -190,7 +190,11 @@ func (e *env) userCreate(args []string) error {
 		if err != nil {
 			return err
 		}
-		p, err := normalizePhone(*phone)
+		region := "CN"
+		if cfg.SMS != nil {
+			region = cfg.SMS.DefaultRegion
+		}
+		p, err := normalizePhone(*phone, region)
 		if err != nil {
 			return fmt.Errorf("user create: --phone: %w", err)
 		}

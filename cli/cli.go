@@ -115,12 +115,12 @@ func (e *env) flags(name string) (*flag.FlagSet, *string) {
 	return fs, cfg
 }
 
-func (e *env) loadConfig(path string) (*config.Config, error) {
+func (e *env) loadConfig(path string, opts ...config.Option) (*config.Config, error) {
 	required := path != ""
 	if path == "" {
 		path = "config.yaml"
 	}
-	return config.Load(path, required, e.environ)
+	return config.Load(path, required, e.environ, opts...)
 }
 
 // openStore loads config and opens (and migrates) the database, for admin commands.

@@ -1,8 +1,11 @@
 package cli
 
-import "strings"
+import "github.com/lingpai/lingpai/phone"
 
-// normalizePhone is replaced by the phone package's E.164 normalisation when SMS lands.
-func normalizePhone(p string) (string, error) {
-	return strings.ReplaceAll(strings.TrimSpace(p), " ", ""), nil
+// normalizePhone stores phones in E.164, as the sms grant looks them up.
+func normalizePhone(raw, region string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	return phone.Normalize(raw, region)
 }

@@ -25,7 +25,11 @@ func (e *env) serve(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := e.loadConfig(*cfgPath)
+	var loadOpts []config.Option
+	if *demo {
+		loadOpts = append(loadOpts, config.Demo())
+	}
+	cfg, err := e.loadConfig(*cfgPath, loadOpts...)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,10 @@ type Config struct {
 	Grants   Grants   `yaml:"grants"`
 	Log      Log      `yaml:"log"`
 	UI       UI       `yaml:"ui"`
+	// SMS is required when grants.enabled lists sms.
+	SMS *SMS `yaml:"sms"`
+
+	demo bool // serve --demo: development-only choices (the log SMS provider) are allowed
 	Janitor  Janitor  `yaml:"janitor"`
 }
 
@@ -112,8 +116,11 @@ func Default() *Config {
 
 // Load reads path (when it exists, or must exist when required), applies the environment and
 // validates the result. env is os.Environ()'s shape, passed in so tests need no global state.
-func Load(path string, required bool, env []string) (*Config, error) {
+func Load(path string, required bool, env []string, opts ...Option) (*Config, error) {
 	cfg := Default()
+	for _, o := range opts {
+		o(cfg)
+	}
 	if path != "" {
 		data, err := os.ReadFile(path)
 		switch {
@@ -132,6 +139,7 @@ func Load(path string, required bool, env []string) (*Config, error) {
 	if err := cfg.resolveFiles(); err != nil {
 		return nil, err
 	}
+	cfg.sectionDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -208,6 +216,20 @@ func (c *Config) resolveFiles() error {
 		c.Tokens.Secret = strings.TrimSpace(string(b))
 	}
 	return nil
+}
+
+// Option adjusts loading.
+type Option func(*Config)
+
+// Demo allows development-only choices (serve --demo).
+func Demo() Option { return func(c *Config) { c.demo = true } }
+
+// sectionDefaults fills the keys present optional sections leave out (after the environment, which
+// may create a section).
+func (c *Config) sectionDefaults() {
+	if c.SMS != nil {
+		c.SMS.setDefaults()
+	}
 }
 
 // GrantEnabled reports whether grant type name is listed in grants.enabled.

@@ -1,4 +1,17 @@
 package config
 
-// validateSections checks the configuration sections that belong to optional grants.
-func (c *Config) validateSections() []error { return nil }
+import "fmt"
+
+// validateSections checks the configuration sections that belong to optional grants: a grant
+// listed in grants.enabled needs its section.
+func (c *Config) validateSections() []error {
+	var errs []error
+	if c.GrantEnabled("sms") {
+		if c.SMS == nil {
+			errs = append(errs, fmt.Errorf("sms: required when grants.enabled lists sms (at least sms.provider)"))
+		} else {
+			errs = append(errs, c.SMS.validate(c.demo)...)
+		}
+	}
+	return errs
+}

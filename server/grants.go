@@ -1,15 +1,62 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/grants"
+	smsgrant "github.com/lingpai/lingpai/grants/sms"
+	"github.com/lingpai/lingpai/phone"
+	"github.com/lingpai/lingpai/smscode"
+	"github.com/lingpai/lingpai/smsgw"
 	"github.com/lingpai/lingpai/storage"
 )
 
-// builtinGrants returns lingpai's own custom grants (password_ad, sms, wechat) whose configuration
-// sections are present. Each is one line here.
-func builtinGrants(cfg *config.Config, store *storage.Store, logger *slog.Logger) []grants.Grant {
-	return nil
+// builtinTypes are lingpai's own extension grants; each needs its configuration section.
+var builtinTypes = []string{"password_ad", "sms", "wechat"}
+
+// builtins is what the enabled built-in grants add to the server.
+type builtins struct {
+	grants []grants.Grant
+	sms    *smsEndpoint
+}
+
+type smsEndpoint struct {
+	codes        *smscode.Service
+	normalize    func(string) (string, error)
+	autoRegister bool
+}
+
+// builtinGrants builds lingpai's own custom grants that grants.enabled lists. Each is one
+// registration here.
+func (b *builder) builtinGrants(ctx context.Context, cfg *config.Config, store *storage.Store, accts *accounts.Service,
+	logger *slog.Logger) (builtins, error) {
+	var out builtins
+	if cfg.GrantEnabled("sms") && cfg.SMS != nil {
+		sender, err := smsgw.New(cfg.SMS.Config, logger)
+		if err != nil {
+			return out, fmt.Errorf("config: sms: %w", err)
+		}
+		key, err := store.Secret(ctx, "sms-code-key", 32)
+		if err != nil {
+			return out, fmt.Errorf("server: sms code key: %w", err)
+		}
+		now := b.now
+		if now == nil {
+			now = time.Now
+		}
+		codes := smscode.New(store, sender, key, smscode.Options{
+			CodeLength: cfg.SMS.CodeLength, TTL: cfg.SMS.TTL, MaxAttempts: cfg.SMS.MaxAttempts, ResendInterval: cfg.SMS.ResendInterval,
+			HourlyLimit: cfg.SMS.HourlyLimit, DailyLimit: cfg.SMS.DailyLimit, IPHourlyLimit: cfg.SMS.IPHourlyLimit, DailyBudget: cfg.SMS.DailyBudget,
+		}, now, logger)
+		region := cfg.SMS.DefaultRegion
+		normalize := func(raw string) (string, error) { return phone.Normalize(raw, region) }
+		out.sms = &smsEndpoint{codes: codes, normalize: normalize, autoRegister: cfg.SMS.AutoRegister}
+		out.grants = append(out.grants, &smsgrant.Grant{Codes: codes, Accounts: accts, Normalize: normalize, AutoRegister: cfg.SMS.AutoRegister})
+	}
+	return out, nil
 }

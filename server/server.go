@@ -82,9 +82,7 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	for _, o := range opts {
 		o(b)
 	}
-	b.custom = append(builtinGrants(cfg, store, logger), b.custom...)
-
-	known := append([]string(nil), config.StandardGrants...)
+	known := append(append([]string(nil), config.StandardGrants...), builtinTypes...)
 	for _, g := range b.custom {
 		known = append(known, g.Type())
 	}
@@ -144,6 +142,11 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	if err != nil {
 		return nil, err
 	}
+	built, err := b.builtinGrants(ctx, cfg, store, accts, logger)
+	if err != nil {
+		return nil, err
+	}
+	b.custom = append(built.grants, b.custom...)
 	issuerHelper := &grants.TokenIssuer{
 		AccessTokenStrategy: core, RefreshTokenStrategy: core, Storage: store, IDTokenStrategy: idStrategy, Config: fc,
 	}
@@ -246,6 +249,24 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 		r.HandleFunc("/account/login", web.Login).Methods(http.MethodGet, http.MethodPost)
 		r.HandleFunc("/account/consent", web.Consent).Methods(http.MethodGet, http.MethodPost)
 		r.HandleFunc("/connect/endsession", web.EndSession).Methods(http.MethodGet, http.MethodPost)
+	}
+	if built.sms != nil {
+		r.Handle("/connect/sms/code", &handlers.SMSCode{
+			Authenticate: func(ctx context.Context, r *http.Request) (fosite.Client, error) {
+				return provider.AuthenticateClient(ctx, r, r.PostForm)
+			},
+			Codes: built.sms.codes, Normalize: built.sms.normalize, Logger: logger,
+			Deliver: func(ctx context.Context, phone string) (bool, error) {
+				if built.sms.autoRegister {
+					return true, nil
+				}
+				_, err := store.UserByPhone(ctx, phone)
+				if errors.Is(err, fosite.ErrNotFound) {
+					return false, nil
+				}
+				return err == nil, err
+			},
+		}).Methods(http.MethodPost)
 	}
 	for _, rt := range b.routes {
 		r.Handle(rt.path, rt.h)

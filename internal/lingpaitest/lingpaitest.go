@@ -203,3 +203,16 @@ func (s *Server) Token(clientID, secret string, form url.Values) *Response {
 	s.t.Helper()
 	return s.Post("/connect/token", form, clientID, secret)
 }
+
+// Replica starts a second server on the same database and issuer, as a second replica behind a
+// load balancer would run: its own keyring, caches and connections.
+func (s *Server) Replica() *Server {
+	s.t.Helper()
+	sh := &swapHandler{h: http.NotFoundHandler()}
+	hs := httptest.NewServer(sh)
+	s.t.Cleanup(hs.Close)
+	cfg := *s.Config
+	r := &Server{t: s.t, URL: hs.URL, Config: &cfg, Logs: &SyncBuffer{}, opts: s.opts, httpSrv: hs, handler: sh}
+	r.build()
+	return r
+}
