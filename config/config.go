@@ -26,8 +26,8 @@ type Config struct {
 	// SMS is required when grants.enabled lists sms.
 	SMS *SMS `yaml:"sms"`
 
-	demo bool // serve --demo: development-only choices (the log SMS provider) are allowed
-	Janitor  Janitor  `yaml:"janitor"`
+	demo    bool    // serve --demo: development-only choices (the log SMS provider) are allowed
+	Janitor Janitor `yaml:"janitor"`
 }
 
 // Server is the HTTP side.

@@ -88,7 +88,7 @@ func (t *TencentSender) Send(ctx context.Context, phone, code string, ttl time.D
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var body struct {
 		Response struct {
-			Error *struct{ Code, Message string }
+			Error         *struct{ Code, Message string }
 			SendStatusSet []struct {
 				Code, Message, PhoneNumber string
 			}
