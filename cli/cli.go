@@ -61,7 +61,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...
 	case "user":
 		err = e.sub(args[1:], map[string]func([]string) error{
 			"create": e.userCreate, "set-password": e.userSetPassword, "disable": e.userDisable(true),
-			"enable": e.userDisable(false), "list": e.userList,
+			"enable": e.userDisable(false), "list": e.userList, "link-wechat": e.userLinkWechat,
 		})
 	case "keys":
 		err = e.sub(args[1:], map[string]func([]string) error{"list": e.keysList, "rotate": e.keysRotate})

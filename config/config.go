@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/lingpai/lingpai/wechat"
 )
 
 // Config is the whole of lingpai's configuration. Its yaml tags are the key names users write in
@@ -25,6 +27,8 @@ type Config struct {
 	UI       UI       `yaml:"ui"`
 	// SMS is required when grants.enabled lists sms.
 	SMS *SMS `yaml:"sms"`
+	// WeChat is required when grants.enabled lists wechat.
+	WeChat *wechat.Config `yaml:"wechat"`
 
 	demo    bool    // serve --demo: development-only choices (the log SMS provider) are allowed
 	Janitor Janitor `yaml:"janitor"`
@@ -229,6 +233,9 @@ func Demo() Option { return func(c *Config) { c.demo = true } }
 func (c *Config) sectionDefaults() {
 	if c.SMS != nil {
 		c.SMS.setDefaults()
+	}
+	if c.WeChat != nil {
+		c.WeChat.SetDefaults()
 	}
 }
 

@@ -13,5 +13,12 @@ func (c *Config) validateSections() []error {
 			errs = append(errs, c.SMS.validate(c.demo)...)
 		}
 	}
+	if c.GrantEnabled("wechat") {
+		if c.WeChat == nil {
+			errs = append(errs, fmt.Errorf("wechat: required when grants.enabled lists wechat (at least wechat.apps)"))
+		} else {
+			errs = append(errs, c.WeChat.Validate("wechat")...)
+		}
+	}
 	return errs
 }

@@ -10,10 +10,12 @@ import (
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/grants"
 	smsgrant "github.com/lingpai/lingpai/grants/sms"
+	wechatgrant "github.com/lingpai/lingpai/grants/wechat"
 	"github.com/lingpai/lingpai/phone"
 	"github.com/lingpai/lingpai/smscode"
 	"github.com/lingpai/lingpai/smsgw"
 	"github.com/lingpai/lingpai/storage"
+	"github.com/lingpai/lingpai/wechat"
 )
 
 // builtinTypes are lingpai's own extension grants; each needs its configuration section.
@@ -57,6 +59,13 @@ func (b *builder) builtinGrants(ctx context.Context, cfg *config.Config, store *
 		normalize := func(raw string) (string, error) { return phone.Normalize(raw, region) }
 		out.sms = &smsEndpoint{codes: codes, normalize: normalize, autoRegister: cfg.SMS.AutoRegister}
 		out.grants = append(out.grants, &smsgrant.Grant{Codes: codes, Accounts: accts, Normalize: normalize, AutoRegister: cfg.SMS.AutoRegister})
+	}
+	if cfg.GrantEnabled("wechat") && cfg.WeChat != nil {
+		client, err := wechat.New(*cfg.WeChat, nil, logger)
+		if err != nil {
+			return out, fmt.Errorf("config: %w", err)
+		}
+		out.grants = append(out.grants, &wechatgrant.Grant{WeChat: client, Accounts: accts, AutoRegister: *cfg.WeChat.AutoRegister})
 	}
 	return out, nil
 }
