@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/wechat"
 )
 
@@ -29,6 +30,8 @@ type Config struct {
 	SMS *SMS `yaml:"sms"`
 	// WeChat is required when grants.enabled lists wechat.
 	WeChat *wechat.Config `yaml:"wechat"`
+	// LDAP is required when grants.enabled lists password_ad.
+	LDAP *ldapdir.Config `yaml:"ldap"`
 
 	demo    bool    // serve --demo: development-only choices (the log SMS provider) are allowed
 	Janitor Janitor `yaml:"janitor"`
@@ -236,6 +239,9 @@ func (c *Config) sectionDefaults() {
 	}
 	if c.WeChat != nil {
 		c.WeChat.SetDefaults()
+	}
+	if c.LDAP != nil {
+		c.LDAP.SetDefaults()
 	}
 }
 

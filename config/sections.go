@@ -20,5 +20,12 @@ func (c *Config) validateSections() []error {
 			errs = append(errs, c.WeChat.Validate("wechat")...)
 		}
 	}
+	if c.GrantEnabled("password_ad") {
+		if c.LDAP == nil {
+			errs = append(errs, fmt.Errorf("ldap: required when grants.enabled lists password_ad (at least ldap.url, bind_dn, bind_password, base_dn)"))
+		} else {
+			errs = append(errs, c.LDAP.Validate("ldap")...)
+		}
+	}
 	return errs
 }

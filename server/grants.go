@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/lingpai/lingpai/accounts"
+	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/grants"
+	"github.com/lingpai/lingpai/grants/passwordad"
 	smsgrant "github.com/lingpai/lingpai/grants/sms"
 	wechatgrant "github.com/lingpai/lingpai/grants/wechat"
 	"github.com/lingpai/lingpai/phone"
@@ -66,6 +68,13 @@ func (b *builder) builtinGrants(ctx context.Context, cfg *config.Config, store *
 			return out, fmt.Errorf("config: %w", err)
 		}
 		out.grants = append(out.grants, &wechatgrant.Grant{WeChat: client, Accounts: accts, AutoRegister: *cfg.WeChat.AutoRegister})
+	}
+	if cfg.GrantEnabled("password_ad") && cfg.LDAP != nil {
+		dir, err := ldapdir.New(*cfg.LDAP, logger)
+		if err != nil {
+			return out, fmt.Errorf("config: %w", err)
+		}
+		out.grants = append(out.grants, &passwordad.Grant{Directory: dir, Accounts: accts, Logger: logger})
 	}
 	return out, nil
 }

@@ -1,0 +1,137 @@
+package server_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/lingpai/lingpai/accounts/ldapdir"
+	"github.com/lingpai/lingpai/config"
+	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testrig"
+)
+
+func startAD(t *testing.T, backend string, s *testrig.Slapd, tune func(*ldapdir.Config)) (*lingpaitest.Server, string) {
+	t.Helper()
+	srv := lingpaitest.Start(t, backend, func(c *config.Config) {
+		c.Grants.Enabled = append(c.Grants.Enabled, "password_ad")
+		c.Throttle.MaxFailures = 3
+		c.LDAP = &ldapdir.Config{URL: s.URL, StartTLS: true, CAFile: s.CAFile, BindDN: s.ServiceDN, BindPassword: testrig.ServicePass,
+			BaseDN: testrig.UsersDN, Domain: testrig.Domain, UPNSuffix: testrig.UPNSuffix, IDAttribute: "entryUUID",
+			GroupClaims: true, RequiredGroups: []string{"lingpai-users"}}
+		if tune != nil {
+			tune(c.LDAP)
+		}
+		c.LDAP.SetDefaults()
+	})
+	secret := srv.Client("app", []string{"password_ad", "refresh_token"}, []string{"openid", "profile", "offline_access"})
+	return srv, secret
+}
+
+func adForm(user, pass string) url.Values {
+	return url.Values{"grant_type": {"password_ad"}, "username": {user}, "password": {pass}}
+}
+
+func TestPasswordADSignIn(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		dir := testrig.StartSlapd(t)
+		s, secret := startAD(t, backend, dir, nil)
+		var subs []any
+		for _, user := range []string{"alice", "alice@corp.example", `CORP\alice`} {
+			r := s.Token("app", secret, adForm(user, testrig.AlicePass))
+			if r.Status != 200 || r.Str("refresh_token") == "" {
+				t.Fatalf("%s: %d %s", user, r.Status, r.Raw)
+			}
+			id, at := jwtPart(t, r.Str("id_token"), 1), jwtPart(t, r.Str("access_token"), 1)
+			for _, claims := range []map[string]any{id, at} {
+				groups, _ := claims["groups"].([]any)
+				if claims["preferred_username"] != "alice" || claims["name"] != "Alice Liddell" || len(groups) != 1 || groups[0] != "lingpai-users" {
+					t.Fatalf("claims %v", claims)
+				}
+			}
+			subs = append(subs, id["sub"])
+		}
+		if subs[0] != subs[1] || subs[1] != subs[2] {
+			t.Fatalf("one person, several subs: %v", subs)
+		}
+		// Every refusal has the same body; the log says which it was.
+		var first string
+		for _, f := range []url.Values{adForm("alice", "wrong"), adForm("mallory", "x"), adForm("carol", testrig.CarolPass),
+			adForm("dave", testrig.DavePass), adForm("alice", ""), adForm("*", testrig.AlicePass)} {
+			r := s.Token("app", secret, f)
+			if r.Status != 400 || r.Str("error") != "invalid_grant" {
+				t.Fatalf("%v: %d %s", f, r.Status, r.Raw)
+			}
+			if first == "" {
+				first = r.Raw
+			} else if r.Raw != first {
+				t.Fatalf("refusals differ:\n%s\n%s", first, r.Raw)
+			}
+		}
+		logs := s.Logs.String()
+		for _, reason := range []string{"wrong password", "unknown user", "account disabled", "not in ldap.required_groups", "empty password"} {
+			if !strings.Contains(logs, reason) {
+				t.Errorf("log does not say %q", reason)
+			}
+		}
+		if strings.Contains(logs, testrig.AlicePass) || strings.Contains(logs, testrig.ServicePass) {
+			t.Fatal("a password reached the log")
+		}
+	})
+}
+
+func TestPasswordADOutageRenameAndRefresh(t *testing.T) {
+	dir := testrig.StartSlapd(t)
+	s, secret := startAD(t, "sqlite", dir, func(c *ldapdir.Config) { c.RequiredGroups = nil })
+	first := s.Token("app", secret, adForm("dave", testrig.DavePass))
+	if first.Status != 200 {
+		t.Fatal(first.Raw)
+	}
+	sub := jwtPart(t, first.Str("access_token"), 1)["sub"]
+	dir.Stop()
+	if r := s.Token("app", secret, adForm("dave", testrig.DavePass)); r.Status != 503 || r.Str("error") != "temporarily_unavailable" {
+		t.Fatalf("directory down: %d %s", r.Status, r.Raw)
+	}
+	dir.Start()
+	if r := s.Token("app", secret, adForm("dave", testrig.DavePass)); r.Status != 200 {
+		t.Fatalf("directory back: %d %s", r.Status, r.Raw)
+	}
+	dir.Rename("Dave Nogroup", "David Nogroup", "david")
+	renamed := s.Token("app", secret, adForm("david", testrig.DavePass))
+	if renamed.Status != 200 || jwtPart(t, renamed.Str("access_token"), 1)["sub"] != sub {
+		t.Fatalf("rename changed sub: %s", renamed.Raw)
+	}
+	if ref := s.Token("app", secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {renamed.Str("refresh_token")}}); ref.Status != 200 {
+		t.Fatalf("refresh of an enabled user: %s", ref.Raw)
+	}
+	dir.Disable("David Nogroup")
+	ref := s.Token("app", secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first.Str("refresh_token")}})
+	if ref.Status != 400 || ref.Str("error") != "invalid_grant" {
+		t.Fatalf("refresh of a user disabled in AD: %d %s", ref.Status, ref.Raw)
+	}
+	if active(t, s, "app", secret, first.Str("access_token")) {
+		t.Fatal("the disabled user's token family was not revoked")
+	}
+}
+
+func TestPasswordADThrottled(t *testing.T) {
+	dir := testrig.StartSlapd(t)
+	s, secret := startAD(t, "sqlite", dir, nil)
+	for _, u := range []string{"alice", `CORP\alice`, "alice@corp.example"} { // one account, however written
+		s.Token("app", secret, adForm(u, "wrong"))
+	}
+	if r := s.Token("app", secret, adForm("alice", testrig.AlicePass)); r.Status != 400 || r.Str("error") != "invalid_grant" {
+		t.Fatalf("right password during lockout: %d %s", r.Status, r.Raw)
+	}
+	if r := s.Token("app", secret, adForm("bob", testrig.BobPass)); r.Status != 200 {
+		t.Fatalf("another user: %s", r.Raw)
+	}
+}
+
+func TestPasswordADNeedsItsSection(t *testing.T) {
+	cfg := config.Default()
+	cfg.Grants.Enabled = append(cfg.Grants.Enabled, "password_ad")
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "ldap: required when grants.enabled lists password_ad") {
+		t.Fatalf("missing ldap section: %v", err)
+	}
+}
