@@ -46,7 +46,9 @@ func (f *Failure) Error() string {
 
 func (f *Failure) Unwrap() error { return f.Err }
 
-func fail(err error, reason, sub string) error { return &Failure{Reason: reason, SubCode: sub, Err: err} }
+func fail(err error, reason, sub string) error {
+	return &Failure{Reason: reason, SubCode: sub, Err: err}
+}
 
 // Entry is a directory user.
 type Entry struct {
