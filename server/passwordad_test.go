@@ -135,3 +135,33 @@ func TestPasswordADNeedsItsSection(t *testing.T) {
 		t.Fatalf("missing ldap section: %v", err)
 	}
 }
+
+// TestPasswordADSamba signs in through lingpai against a real AD DC, with every username form.
+func TestPasswordADSamba(t *testing.T) {
+	dc := testrig.StartSamba(t)
+	s := lingpaitest.Start(t, "mysql", func(c *config.Config) {
+		c.Grants.Enabled = append(c.Grants.Enabled, "password_ad")
+		c.LDAP = &ldapdir.Config{URL: dc.LDAPSURL, CAFile: dc.CAFile, BindDN: dc.ServiceDN, BindPassword: testrig.ServicePass,
+			BaseDN: testrig.UsersDN, Domain: testrig.Domain, UPNSuffix: testrig.UPNSuffix, RequiredGroups: []string{"lingpai-users"}, GroupClaims: true}
+		c.LDAP.SetDefaults()
+	})
+	secret := s.Client("app", []string{"password_ad"}, []string{"openid", "profile"})
+	var sub any
+	for _, user := range []string{"alice", `CORP\alice`, "alice@corp.example"} {
+		r := s.Token("app", secret, adForm(user, testrig.AlicePass))
+		if r.Status != 200 {
+			t.Fatalf("%s: %d %s", user, r.Status, r.Raw)
+		}
+		id := jwtPart(t, r.Str("id_token"), 1)
+		if sub != nil && id["sub"] != sub {
+			t.Fatalf("sub changed with the username form: %v vs %v", id["sub"], sub)
+		}
+		sub = id["sub"]
+	}
+	if r := s.Token("app", secret, adForm("frank", testrig.FrankPass)); r.Str("error") != "invalid_grant" {
+		t.Fatalf("must-change password: %s", r.Raw)
+	}
+	if !strings.Contains(s.Logs.String(), "AD sub-code 773") {
+		t.Fatal("the AD sub-code is not in the log")
+	}
+}
