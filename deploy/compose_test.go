@@ -124,6 +124,18 @@ func TestComposeEnvironmentLoads(t *testing.T) {
 		{"database.driver", cfg.Database.Driver, "mysql"},
 		{"server.admin_addr set (metrics off the public port)", cfg.Server.AdminAddr, "0.0.0.0:9090"},
 		{"dsn from the secret file", cfg.Database.DSN, "lingpai:lingpai-dev-only@tcp(db:3306)/lingpai"},
+		{"password_ad is configured", func() string {
+			if cfg.LDAP == nil {
+				return ""
+			}
+			return cfg.LDAP.URL
+		}(), "ldap://ldap:389"},
+		{"sms is configured", func() string {
+			if cfg.SMS == nil {
+				return ""
+			}
+			return cfg.SMS.Provider
+		}(), "log"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
