@@ -5,6 +5,7 @@ package accounts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,13 +110,27 @@ func (s *Service) Active(ctx context.Context, subject string) (bool, error) {
 	return !u.Disabled, nil
 }
 
-// Claims returns the standard claims of a user, keyed by OIDC claim name.
+// Claims returns a user's claims, keyed by OIDC claim name: the account's own, overlaid with what
+// its linked identities said at their last sign-in (a directory's name, username and groups).
 func (s *Service) Claims(ctx context.Context, subject string) (map[string]any, error) {
 	u, err := s.store.UserByID(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
-	return UserClaims(u), nil
+	claims := UserClaims(u)
+	ids, err := s.store.IdentitiesOf(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		var extra map[string]any
+		if len(id.Claims) > 0 && json.Unmarshal(id.Claims, &extra) == nil {
+			for k, v := range extra {
+				claims[k] = v
+			}
+		}
+	}
+	return claims, nil
 }
 
 // UserClaims maps a user row to OIDC claims, leaving out what is empty.

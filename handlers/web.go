@@ -14,7 +14,6 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/grants"
 	"github.com/lingpai/lingpai/pages"
 	"github.com/lingpai/lingpai/reqctx"
@@ -39,9 +38,11 @@ type Web struct {
 	// Authenticate checks a local username and password (throttled); a fosite.ErrNotFound-wrapped
 	// error means bad credentials, anything else that the service is unavailable.
 	Authenticate func(ctx context.Context, username, password string) (string, error)
-	Sessions     *websession.Manager
-	Pages        *pages.Renderer
-	Logger       *slog.Logger
+	// Claims returns a user's claims (the account's and its linked identities').
+	Claims   func(ctx context.Context, subject string) (map[string]any, error)
+	Sessions *websession.Manager
+	Pages    *pages.Renderer
+	Logger   *slog.Logger
 	// VerifyIDToken checks an id_token_hint's signature (not its expiry) and returns its claims.
 	VerifyIDToken func(ctx context.Context, token string) ([]byte, error)
 	Now           func() time.Time
@@ -122,9 +123,14 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 	for _, a := range aud {
 		ar.GrantAudience(a)
 	}
+	claims, err := h.Claims(ctx, user.ID)
+	if err != nil {
+		h.authorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+		return
+	}
 	sess := session.New()
 	grants.ApplyIdentity(sess, "authorization_code", grants.Identity{
-		Subject: user.ID, Claims: ClaimsForScopes(accounts.UserClaims(user), ar.GetGrantedScopes()), AMR: strings.Fields(ls.AMR),
+		Subject: user.ID, Claims: ClaimsForScopes(claims, ar.GetGrantedScopes()), AMR: strings.Fields(ls.AMR),
 	})
 	sess.IDTokenClaims().AuthTime = ls.AuthTime.UTC()
 	// fosite checks prompt=none/login and max_age by comparing auth_time with this.
@@ -431,7 +437,12 @@ func (h *Web) UserInfo(w http.ResponseWriter, r *http.Request) {
 		unauthorized("invalid_token")
 		return
 	}
-	claims := ClaimsForScopes(accounts.UserClaims(user), ar.GetGrantedScopes())
+	all, err := h.Claims(ctx, sub)
+	if err != nil {
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable"})
+		return
+	}
+	claims := ClaimsForScopes(all, ar.GetGrantedScopes())
 	if sess, ok := ar.GetSession().(*session.Session); ok {
 		// Claims the grant added (directory groups, say) count too, still filtered by scope.
 		for k, v := range ClaimsForScopes(sess.IDTokenClaims().Extra, ar.GetGrantedScopes()) {

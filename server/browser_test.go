@@ -240,14 +240,15 @@ func shoot(t *testing.T, rp *rptest.RP, lang, name string) {
 
 // flow drives the browser endpoints over plain HTTP with a cookie jar, for the protocol cases.
 type flow struct {
-	t      *testing.T
-	s      *lingpaitest.Server
-	client *http.Client
+	t          *testing.T
+	s          *lingpaitest.Server
+	client     *http.Client
+	user, pass string // who signs in on the login page
 }
 
 func newFlow(t *testing.T, s *lingpaitest.Server) *flow {
 	jar, _ := cookiejar.New(nil)
-	return &flow{t: t, s: s, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	return &flow{t: t, s: s, user: "alice", pass: "wonderland-2026", client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 }
@@ -300,9 +301,12 @@ func (f *flow) authorize(q url.Values) *url.URL {
 		case loc.Path == "/account/login":
 			_, page := f.get(loc.String())
 			form := formFields(page)
-			form.Set("username", "alice")
-			form.Set("password", "wonderland-2026")
+			form.Set("username", f.user)
+			form.Set("password", f.pass)
 			resp, _ = f.post("/account/login", form)
+			if resp.StatusCode != http.StatusSeeOther {
+				f.t.Fatalf("sign-in as %s: %d", f.user, resp.StatusCode)
+			}
 		case loc.Path == "/account/consent":
 			_, page := f.get(loc.String())
 			form := formFields(page)

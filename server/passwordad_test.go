@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -8,7 +9,9 @@ import (
 	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/rptest"
 	"github.com/lingpai/lingpai/internal/testrig"
+	"github.com/lingpai/lingpai/storage"
 )
 
 func startAD(t *testing.T, backend string, s *testrig.Slapd, tune func(*ldapdir.Config)) (*lingpaitest.Server, string) {
@@ -163,5 +166,65 @@ func TestPasswordADSamba(t *testing.T) {
 	}
 	if !strings.Contains(s.Logs.String(), "AD sub-code 773") {
 		t.Fatal("the AD sub-code is not in the log")
+	}
+}
+
+// TestBrowserSignInWithDirectoryUser: the login page accepts Active Directory users once
+// password_ad is configured, and local users keep signing in locally.
+func TestBrowserSignInWithDirectoryUser(t *testing.T) {
+	dir := testrig.StartSlapd(t)
+	s, _ := startAD(t, "sqlite", dir, nil)
+	s.User("localuser", "local-password-1")
+	rp := rptest.Start(t, s.URL, "web", "", []string{"openid", "profile"})
+	rp.Config.ClientSecret = s.Client("web", []string{"authorization_code"}, []string{"openid", "profile"}, webClient(rp, false),
+		func(c *storage.Client) { c.SkipConsent = true })
+	q := url.Values{"client_id": {"web"}, "response_type": {"code"}, "redirect_uri": {rp.URL + "/callback"},
+		"scope": {"openid profile"}, "state": {"state-123"}}
+	for _, who := range [][2]string{{`CORP\bob`, testrig.BobPass}, {"localuser", "local-password-1"}} {
+		f := newFlow(t, s)
+		f.user, f.pass = who[0], who[1]
+		loc := f.authorize(q)
+		tok, err := rp.Config.Exchange(context.Background(), loc.Query().Get("code"))
+		if err != nil {
+			t.Fatalf("%s: %v", who[0], err)
+		}
+		claims := jwtPart(t, tok.Extra("id_token").(string), 1)
+		if who[0] == `CORP\bob` && claims["preferred_username"] != "bob" {
+			t.Fatalf("directory user's claims %v", claims)
+		}
+	}
+	// A wrong directory password gets the one sign-in message.
+	f := newFlow(t, s)
+	resp, _ := f.get("/connect/authorize?" + q.Encode())
+	l, _ := resp.Location()
+	_, page := f.get(l.String())
+	form := formFields(page)
+	form.Set("username", "bob")
+	form.Set("password", "wrong")
+	if resp, body := f.post("/account/login", form); resp.StatusCode != 401 || !strings.Contains(body, "用户名或密码不正确") && !strings.Contains(body, "incorrect") {
+		t.Fatalf("wrong directory password: %d", resp.StatusCode)
+	}
+}
+
+// TestUpstreamMetrics: directory calls are timed, and only outages count as upstream errors.
+func TestUpstreamMetrics(t *testing.T) {
+	dir := testrig.StartSlapd(t)
+	s, secret := startAD(t, "sqlite", dir, nil)
+	s.Token("app", secret, adForm("alice", testrig.AlicePass))
+	s.Token("app", secret, adForm("alice", "wrong"))
+	dir.Stop()
+	s.Token("app", secret, adForm("bob", testrig.BobPass))
+	dir.Start()
+	resp, body := newFlow(t, s).get("/metrics")
+	if resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`lingpai_upstream_duration_seconds_count{operation="authenticate",outcome="ok",upstream="ldap"} 2`,
+		`lingpai_upstream_errors_total{operation="authenticate",upstream="ldap"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/grants"
+	"github.com/lingpai/lingpai/grants/passwordad"
 	"github.com/lingpai/lingpai/handlers"
 	"github.com/lingpai/lingpai/hashing"
 	"github.com/lingpai/lingpai/keys"
@@ -142,7 +143,12 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	if err != nil {
 		return nil, err
 	}
-	built, err := b.builtinGrants(ctx, cfg, store, accts, logger)
+	sqlDB, err := store.SQLDB()
+	if err != nil {
+		return nil, err
+	}
+	met := metrics.New(sqlDB)
+	built, err := b.builtinGrants(ctx, cfg, store, accts, met, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -229,17 +235,16 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	for _, g := range cfg.Grants.Enabled {
 		enabledSet[g] = true
 	}
-	sqlDB, err := store.SQLDB()
-	if err != nil {
-		return nil, err
-	}
-	met := metrics.New(sqlDB)
 	r := mux.NewRouter()
 	r.Use(met.Middleware)
 	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabledSet, Logger: logger, Healthy: healthy, Metrics: met})
 	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider}).Methods(http.MethodPost)
 	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger}).Methods(http.MethodPost)
-	web, err := b.web(ctx, cfg, store, provider, accts, keyring, logger)
+	authenticate := accts.Authenticate
+	if built.directory != nil {
+		authenticate = directoryLogin(store, accts, &passwordad.Grant{Directory: built.directory, Accounts: accts, Logger: logger}, regulator)
+	}
+	web, err := b.web(ctx, cfg, store, provider, authenticate, accts.Claims, keyring, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -128,3 +128,12 @@ func (s *Store) UpdateIdentityClaims(ctx context.Context, id string, claims []by
 	return s.db(ctx).Model(&Identity{}).Where("id = ?", id).
 		Updates(map[string]any{"claims": claims, "updated_at": s.now()}).Error
 }
+
+// IdentitiesOf returns a user's linked identities.
+func (s *Store) IdentitiesOf(ctx context.Context, userID string) ([]Identity, error) {
+	var out []Identity
+	if err := s.db(ctx).Where("user_id = ?", userID).Order("updated_at").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("storage: identities: %w", err)
+	}
+	return out, nil
+}

@@ -17,9 +17,15 @@ import (
 // GrantType is the grant_type value.
 const GrantType = "wechat"
 
+// WeChat is what the grant needs of the WeChat client.
+type WeChat interface {
+	App(appid string) (wx.App, error)
+	Exchange(ctx context.Context, app wx.App, code string) (wx.Identity, error)
+}
+
 // Grant resolves a WeChat identity to a lingpai account.
 type Grant struct {
-	WeChat       *wx.Client
+	WeChat       WeChat
 	Accounts     *accounts.Service
 	AutoRegister bool
 }
