@@ -66,7 +66,15 @@ func (p *PasswordOpenID) PopulateTokenEndpointResponse(ctx context.Context, ar f
 
 // Recheck refuses refresh for a local user who was deleted or disabled since sign-in.
 func (p *PasswordOpenID) Recheck(ctx context.Context, subject, _ string) error {
-	ok, err := p.Accounts.Active(ctx, subject)
+	return RecheckActive(ctx, p.Accounts, subject)
+}
+
+// RecheckActive is the Rechecker of grants whose accounts live in lingpai: the user must still
+// exist and not be disabled.
+func RecheckActive(ctx context.Context, accounts interface {
+	Active(ctx context.Context, subject string) (bool, error)
+}, subject string) error {
+	ok, err := accounts.Active(ctx, subject)
 	if err != nil {
 		return err
 	}

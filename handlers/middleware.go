@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lingpai/lingpai/internal/statusrec"
 	"github.com/lingpai/lingpai/reqctx"
 )
 
@@ -38,24 +39,24 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		if r.Body != nil && m.MaxBodyBytes > 0 {
 			r.Body = http.MaxBytesReader(w, r.Body, m.MaxBodyBytes)
 		}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := statusrec.New(w)
 		defer func() {
 			if p := recover(); p != nil {
 				m.Logger.ErrorContext(r.Context(), "panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
-				if !sw.wrote {
+				if !sw.Wrote {
 					WriteError(sw, http.StatusInternalServerError, "server_error", "")
 				}
 			}
 			level := slog.LevelInfo
 			switch {
-			case sw.status >= 500:
+			case sw.Status >= 500:
 				level = slog.LevelError
-			case sw.status >= 400:
+			case sw.Status >= 400:
 				level = slog.LevelWarn
 			}
 			attrs := []slog.Attr{
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+				slog.Int("status", sw.Status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("client_ip", info.ClientIP),
 			}
 			attrs = append(attrs, info.Attrs()...)
@@ -106,24 +107,3 @@ func (m *Middleware) trusted(ip string) bool {
 	}
 	return false
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

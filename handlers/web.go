@@ -238,17 +238,27 @@ func parseReturn(raw string) (url.Values, bool) {
 	return u.Query(), true
 }
 
-// Login serves GET and POST /account/login.
-func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// returnTarget reads the page's return_to (the authorize request to resume); a missing or foreign
+// one gets the error page.
+func (h *Web) returnTarget(w http.ResponseWriter, r *http.Request) (string, url.Values, bool) {
 	if err := r.ParseForm(); err != nil {
 		h.badPage(w, r)
-		return
+		return "", nil, false
 	}
 	raw := r.Form.Get("return_to")
 	q, ok := parseReturn(raw)
 	if !ok {
 		h.badPage(w, r)
+		return "", nil, false
+	}
+	return raw, q, true
+}
+
+// Login serves GET and POST /account/login.
+func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	raw, q, ok := h.returnTarget(w, r)
+	if !ok {
 		return
 	}
 	lang := pages.Lang(q.Get("ui_locales"), r)
@@ -305,14 +315,8 @@ type consentData struct {
 // Consent serves GET and POST /account/consent.
 func (h *Web) Consent(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := r.ParseForm(); err != nil {
-		h.badPage(w, r)
-		return
-	}
-	raw := r.Form.Get("return_to")
-	q, ok := parseReturn(raw)
+	raw, q, ok := h.returnTarget(w, r)
 	if !ok {
-		h.badPage(w, r)
 		return
 	}
 	ls, err := h.Sessions.Current(r)

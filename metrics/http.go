@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/lingpai/lingpai/internal/statusrec"
 )
 
 // Unmatched is the route label of requests no route matched (404, 405), so scanners probing
@@ -36,11 +38,11 @@ func (m *Metrics) Instrument(route string, h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := statusrec.New(w)
 		m.inFlight.Inc()
 		defer func() {
 			m.inFlight.Dec()
-			m.requests.WithLabelValues(route, method(r.Method), strconv.Itoa(sw.status)).Inc()
+			m.requests.WithLabelValues(route, method(r.Method), strconv.Itoa(sw.Status)).Inc()
 			m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}()
 		h.ServeHTTP(sw, r)
@@ -55,24 +57,3 @@ func method(m string) string {
 	}
 	return "other"
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -108,12 +108,5 @@ func (g *Grant) Recheck(ctx context.Context, subject, ref string) error {
 	if _, err := g.Directory.Lookup(ctx, ref); err != nil {
 		return mapErr(err)
 	}
-	ok, err := g.Accounts.Active(ctx, subject)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return grants.ErrInvalidCredentials
-	}
-	return nil
+	return grants.RecheckActive(ctx, g.Accounts, subject)
 }

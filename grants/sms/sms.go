@@ -65,12 +65,5 @@ func (g *Grant) Authenticate(ctx context.Context, req grants.Request) (grants.Id
 
 // Recheck implements grants.Rechecker: a disabled or deleted user cannot refresh.
 func (g *Grant) Recheck(ctx context.Context, subject, _ string) error {
-	ok, err := g.Accounts.Active(ctx, subject)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return grants.ErrInvalidCredentials
-	}
-	return nil
+	return grants.RecheckActive(ctx, g.Accounts, subject)
 }

@@ -99,12 +99,5 @@ func External(appid, openid, unionid string) accounts.External {
 
 // Recheck implements grants.Rechecker.
 func (g *Grant) Recheck(ctx context.Context, subject, _ string) error {
-	ok, err := g.Accounts.Active(ctx, subject)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return grants.ErrInvalidCredentials
-	}
-	return nil
+	return grants.RecheckActive(ctx, g.Accounts, subject)
 }
