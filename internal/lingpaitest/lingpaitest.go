@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +54,14 @@ func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// Mentions reports whether secret appears in the log as a whole token, not inside a longer run of
+// letters or digits. A plain substring search for a short numeric secret (a 4-digit PIN, a 6-digit
+// SMS code) also matches timestamps' nanoseconds and durations, which made leak checks flaky.
+func (b *SyncBuffer) Mentions(secret string) bool {
+	re := regexp.MustCompile(`(^|[^0-9A-Za-z])` + regexp.QuoteMeta(secret) + `([^0-9A-Za-z]|$)`)
+	return re.MatchString(b.String())
 }
 
 type swapHandler struct {
