@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"sync"
 	"testing"
@@ -146,7 +147,15 @@ func TestSMSNormalisationAndErrors(t *testing.T) {
 }
 
 func TestSMSCodeLifecycle(t *testing.T) {
-	r := startSMS(t, "sqlite", nil)
+	each(t, func(t *testing.T, backend string) {
+		// A short gateway timeout so the timeout case costs a fraction of a second, not 5 s; room
+		// in the hourly limit for every case's sends (the limits have their own test).
+		r := startSMS(t, backend, func(s *config.SMS) { s.Webhook.Timeout = 200 * time.Millisecond; s.HourlyLimit = 10 })
+		smsLifecycle(t, r)
+	})
+}
+
+func smsLifecycle(t *testing.T, r *smsRig) {
 	phone := "+8613800138000"
 	t.Run("five wrong tries kill the code", func(t *testing.T) {
 		r.ask(phone)
@@ -197,6 +206,37 @@ func TestSMSCodeLifecycle(t *testing.T) {
 		}
 		if a := r.ask(phone); a.Status != 200 || len(r.hook.Messages()) != before+1 {
 			t.Fatalf("retry right after a failed send: %d %s", a.Status, a.Raw)
+		}
+	})
+	t.Run("a gateway timeout counts for nothing and gives 503", func(t *testing.T) {
+		r.clock.add(2 * time.Minute)
+		before := len(r.hook.Messages())
+		r.hook.Hang(600 * time.Millisecond)
+		a := r.ask(phone)
+		r.hook.Hang(0)
+		if a.Status != 503 || a.Str("error") != "temporarily_unavailable" {
+			t.Fatalf("gateway timeout: %d %s", a.Status, a.Raw)
+		}
+		if a := r.ask(phone); a.Status != 200 || len(r.hook.Messages()) != before+1 {
+			t.Fatalf("retry right after a timed-out send: %d %s", a.Status, a.Raw)
+		}
+		if tok := r.redeem(phone, r.hook.Last(phone)); tok.Status != 200 {
+			t.Fatalf("code sent after a timeout: %s", tok.Raw)
+		}
+	})
+	t.Run("the gateway's own volume refusal is 429 slow_down", func(t *testing.T) {
+		r.clock.add(2 * time.Minute)
+		r.hook.FailNext("429")
+		a := r.ask(phone)
+		if a.Status != 429 || a.Str("error") != "slow_down" || a.Header.Get("Retry-After") == "" {
+			t.Fatalf("gateway limited: %d %s Retry-After=%q", a.Status, a.Raw, a.Header.Get("Retry-After"))
+		}
+	})
+	t.Run("no code ever reaches the log", func(t *testing.T) {
+		for _, m := range r.hook.Messages() {
+			if r.Logs.Mentions(m.Code) {
+				t.Fatalf("code %s of %s reached the log", m.Code, m.Phone)
+			}
 		}
 	})
 }
@@ -312,5 +352,37 @@ func TestSMSAcrossReplicas(t *testing.T) {
 	}
 	if again := a.redeem("+8613800138000", a.hook.Last("+8613800138000")); again.Status != 400 {
 		t.Fatal("code redeemed at B still works at A")
+	}
+}
+
+// TestSMSLimitsAcrossReplicas: the hourly, IP and budget counters live in the database, so two
+// processes together send no more than one would.
+func TestSMSLimitsAcrossReplicas(t *testing.T) {
+	tests := []struct {
+		name  string
+		tune  func(*config.SMS)
+		phone func(i int) string
+	}{
+		{"hourly per phone", func(s *config.SMS) { s.HourlyLimit = 2 }, func(int) string { return "+8613800138000" }},
+		{"per IP", func(s *config.SMS) { s.IPHourlyLimit = 2; s.AutoRegister = true }, func(i int) string { return fmt.Sprintf("+861390000000%d", i) }},
+		{"global budget", func(s *config.SMS) { s.DailyBudget = 2; s.AutoRegister = true }, func(i int) string { return fmt.Sprintf("+861390000000%d", i) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startSMS(t, "mysql", func(s *config.SMS) { s.ResendInterval = time.Second; tt.tune(s) })
+			b := &smsRig{Server: a.Replica(), hook: a.hook, clock: a.clock, secret: a.secret, userID: a.userID}
+			for i, at := range []*smsRig{a, b} {
+				a.clock.add(2 * time.Second)
+				if r := at.ask(tt.phone(i)); r.Status != 200 {
+					t.Fatalf("send %d: %s", i, r.Raw)
+				}
+			}
+			a.clock.add(2 * time.Second)
+			for name, at := range map[string]*smsRig{"A": a, "B": b} {
+				if r := at.ask(tt.phone(2)); r.Status != 429 || r.Str("error") != "slow_down" {
+					t.Fatalf("third send at %s: %d %s", name, r.Status, r.Raw)
+				}
+			}
+		})
 	}
 }
