@@ -139,9 +139,11 @@ func (s *Store) load(ctx context.Context, table, signature string, sess fosite.S
 	return req, nil
 }
 
+// delete removes a row. Concurrent refreshes of one token delete the same rows, and MySQL can
+// pick one of them as a deadlock victim: that is a lost race, answered "retry", not a server error.
 func (s *Store) delete(ctx context.Context, table string, signature string) error {
 	if err := s.db(ctx).Table(table).Where("signature = ?", key(signature)).Delete(&requestRow{}).Error; err != nil {
-		return fmt.Errorf("storage: delete from %s: %w", table, err)
+		return s.txErr("delete from "+table, err)
 	}
 	return nil
 }
