@@ -32,7 +32,7 @@ func startWeChat(t *testing.T, backend string, autoRegister bool) *wxRig {
 	fake.AddApp("wxapp", "app-secret", false)
 	s := lingpaitest.Start(t, backend, func(c *config.Config) {
 		c.Grants.Enabled = append(c.Grants.Enabled, "wechat")
-		c.WeChat = &wechat.Config{APIBaseURL: fake.URL, Timeout: 300 * time.Millisecond, AutoRegister: &autoRegister, Apps: []wechat.App{
+		c.WeChat = &wechat.Config{APIBaseURL: fake.URL, Timeout: 2 * time.Second, AutoRegister: &autoRegister, Apps: []wechat.App{
 			{ID: "shop", AppID: "wxmini", Secret: "mini-secret", Type: "miniprogram"},
 			{ID: "site", AppID: "wxweb", Secret: "web-secret", Type: "oauth"},
 			{ID: "legacy", AppID: "wxapp", Secret: "STALE-SECRET", Type: "oauth"},
@@ -114,9 +114,9 @@ func TestWeChatErrors(t *testing.T) {
 		t.Fatal("misconfiguration not logged by app, or a secret/session_key reached the log")
 	}
 	// The fake hangs past wechat.timeout: 503, not a hung request.
-	r.fake.Hang(time.Second)
+	r.fake.Hang(time.Minute) // ends when lingpai gives up
 	start := time.Now()
-	if resp := r.code("wxmini", r.fake.IssueCode("wxmini", "o", "")); resp.Status != 503 || time.Since(start) > 900*time.Millisecond {
+	if resp := r.code("wxmini", r.fake.IssueCode("wxmini", "o", "")); resp.Status != 503 || time.Since(start) > 10*time.Second {
 		t.Fatalf("timeout: %d after %s", resp.Status, time.Since(start))
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"github.com/lingpai/lingpai/smscode"
 )
 
 // SignatureHeader carries the body's HMAC-SHA256, keyed by sms.webhook.secret.
@@ -38,8 +36,8 @@ func VerifyWebhookSignature(secret, body []byte, header string) bool {
 	return hmac.Equal([]byte(Sign(secret, body)), []byte(strings.TrimSpace(header)))
 }
 
-// Send implements smscode.Sender. A 429 from the gateway is a volume refusal; any other non-2xx,
-// a timeout or a network error means the gateway is unavailable.
+// Send implements smscode.Sender. Any non-2xx (429 included: an in-house gateway's status codes
+// carry no agreed meaning), a timeout or a network error means the gateway is unavailable.
 func (w *WebhookSender) Send(ctx context.Context, phone, code string, ttl time.Duration) error {
 	body, err := json.Marshal(map[string]any{"phone": phone, "code": code, "ttl": int(ttl.Seconds())})
 	if err != nil {
@@ -57,10 +55,7 @@ func (w *WebhookSender) Send(ctx context.Context, phone, code string, ttl time.D
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return fmt.Errorf("webhook: HTTP 429: %w", smscode.ErrGatewayLimited)
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fmt.Errorf("%w: webhook: HTTP %d", errUnavailable, resp.StatusCode)
 	}
 	return nil

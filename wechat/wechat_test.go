@@ -18,7 +18,7 @@ func TestExchange(t *testing.T) {
 	fake.AddApp("wxmini", "mini-secret", true)
 	fake.AddApp("wxweb", "web-secret", false)
 	var logs bytes.Buffer
-	c, err := wechat.New(wechat.Config{APIBaseURL: fake.URL, Timeout: 300 * time.Millisecond, Apps: []wechat.App{
+	c, err := wechat.New(wechat.Config{APIBaseURL: fake.URL, Timeout: 2 * time.Second, Apps: []wechat.App{
 		{ID: "mini", AppID: "wxmini", Secret: "mini-secret", Type: "miniprogram"},
 		{ID: "web", AppID: "wxweb", Secret: "web-secret", Type: "oauth"},
 		{ID: "broken", AppID: "wxmini", Secret: "stale-secret", Type: "miniprogram"},
@@ -62,7 +62,7 @@ func TestExchange(t *testing.T) {
 	if !strings.Contains(logs.String(), `"app":"broken"`) || strings.Contains(logs.String(), "stale-secret") {
 		t.Fatalf("misconfiguration log: %s", logs.String())
 	}
-	fake.Hang(time.Second)
+	fake.Hang(time.Minute)
 	_, err = c.Exchange(ctx, mini, fake.IssueCode("wxmini", "o", ""))
 	if !errors.Is(err, wechat.ErrUnavailable) || strings.Contains(err.Error(), "mini-secret") {
 		t.Fatalf("timeout: %v", err)

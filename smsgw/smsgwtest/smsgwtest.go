@@ -1,6 +1,7 @@
 package smsgwtest
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -70,6 +71,22 @@ func (r *recorder) Hang(d time.Duration) {
 	r.hang = d
 }
 
+// hold keeps a request waiting for hang, or until the client gives up (false). The body is read
+// first: net/http notices a client that went away only once the body has been consumed.
+func hold(req *http.Request, hang time.Duration) bool {
+	if hang <= 0 {
+		return true
+	}
+	body, _ := io.ReadAll(req.Body)
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	select {
+	case <-time.After(hang):
+		return true
+	case <-req.Context().Done():
+		return false
+	}
+}
+
 func (r *recorder) takeFailure() (string, time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -90,12 +107,8 @@ func NewWebhook(t testing.TB, secret string) *Webhook {
 	w := &Webhook{recorder: &recorder{}, Secret: secret}
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
 		fail, hang := w.takeFailure()
-		if hang > 0 {
-			select {
-			case <-time.After(hang):
-			case <-req.Context().Done():
-				return
-			}
+		if !hold(req, hang) {
+			return
 		}
 		body, _ := io.ReadAll(req.Body)
 		m := hmac.New(sha256.New, []byte(secret))
@@ -151,12 +164,8 @@ func NewAliyun(t testing.TB, accessKeyID, secret string) *Aliyun {
 	a := &Aliyun{recorder: &recorder{}, AccessKeyID: accessKeyID, KeySecret: secret}
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
 		fail, hang := a.takeFailure()
-		if hang > 0 {
-			select {
-			case <-time.After(hang):
-			case <-req.Context().Done():
-				return
-			}
+		if !hold(req, hang) {
+			return
 		}
 		rw.Header().Set("Content-Type", "application/json;charset=utf-8")
 		_ = req.ParseForm()
@@ -223,12 +232,8 @@ func NewTencent(t testing.TB, secretID, secretKey string) *Tencent {
 	f := &Tencent{recorder: &recorder{}, SecretID: secretID, SecretKey: secretKey}
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
 		fail, hang := f.takeFailure()
-		if hang > 0 {
-			select {
-			case <-time.After(hang):
-			case <-req.Context().Done():
-				return
-			}
+		if !hold(req, hang) {
+			return
 		}
 		rw.Header().Set("Content-Type", "application/json")
 		payload, _ := io.ReadAll(req.Body)
