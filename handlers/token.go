@@ -157,9 +157,20 @@ func applyDefaults(ar fosite.AccessRequester) {
 
 func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
 	info := reqctx.From(ctx)
-	if errors.Is(err, storage.ErrTokenReused) {
-		err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used; every token issued from it has been revoked.").WithWrap(err)
-		h.Logger.WarnContext(ctx, "refresh token reuse detected; token family revoked", "event", "token.reuse_detected", "request_id", info.RequestID)
+	// Reuse shows up two ways: a refresh racing another use of the same token (our storage's
+	// compare-and-set), or a used or revoked token presented later (fosite's inactive-token path,
+	// which revokes the family too). Both are the event operators alert on.
+	raced := errors.Is(err, storage.ErrTokenReused)
+	if raced || (reqGrant(ar) == "refresh_token" && errors.Is(err, fosite.ErrInactiveToken)) {
+		if raced {
+			err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used; every token issued from it has been revoked.").WithWrap(err)
+		}
+		clientID := ""
+		if ar != nil && ar.GetClient() != nil {
+			clientID = ar.GetClient().GetID()
+		}
+		h.Logger.WarnContext(ctx, "refresh token reuse detected; token family revoked", "event", "token.reuse_detected",
+			"request_id", info.RequestID, "client_id", clientID)
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	// fosite reports a client lookup that failed for any reason as invalid_client, so a database

@@ -258,6 +258,9 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 		if active(t, s, "app", secret, at2) {
 			t.Fatal("descendant access token survived reuse")
 		}
+		if !strings.Contains(s.Logs.String(), `"event":"token.reuse_detected"`) || !strings.Contains(s.Logs.String(), `"client_id":"app"`) {
+			t.Fatalf("no token.reuse_detected audit event for a replayed refresh token:\n%s", s.Logs.String())
+		}
 	})
 }
 
@@ -372,6 +375,53 @@ func TestRevocationEndsAccessTokens(t *testing.T) {
 		}
 		if r := s.Post("/connect/revocation", url.Values{"token": {rt}}, "app", "wrong"); r.Status != 401 {
 			t.Fatalf("revocation with a wrong secret: %d", r.Status)
+		}
+	})
+}
+
+// TestIntrospectionAndRevocationNeedClientCredentials: RFC 7662 and 7009 endpoints answer only an
+// authenticated client (Basic or body), never a bearer of some access token.
+func TestIntrospectionAndRevocationNeedClientCredentials(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		s := lingpaitest.Start(t, backend, nil)
+		secret := s.Client("app", []string{"password"}, []string{"api1", "profile"})
+		other := s.Client("svc", []string{"client_credentials"}, []string{"api1"})
+		s.User("hana", "hana-password")
+		at := s.Token("app", secret, url.Values{"grant_type": {"password"}, "username": {"hana"}, "password": {"hana-password"}}).Str("access_token")
+		svcToken := s.Token("svc", other, url.Values{"grant_type": {"client_credentials"}}).Str("access_token")
+		bearer := func(path string, form url.Values, token string) *lingpaitest.Response {
+			req, _ := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			return s.Do(req)
+		}
+		cases := []struct {
+			name       string
+			resp       *lingpaitest.Response
+			status     int
+			error      string
+			wantActive bool
+		}{
+			{"introspect with another client's bearer token", bearer("/connect/introspect", url.Values{"token": {at}}, svcToken), 401, "invalid_client", false},
+			{"introspect with no credentials", bearer("/connect/introspect", url.Values{"token": {at}}, ""), 401, "invalid_client", false},
+			{"introspect with a wrong secret", s.Post("/connect/introspect", url.Values{"token": {at}}, "app", "wrong"), 401, "invalid_client", false},
+			{"introspect with credentials in the body", s.Post("/connect/introspect", url.Values{"token": {at}, "client_id": {"app"}, "client_secret": {secret}}, "", ""), 200, "", true},
+			{"introspect with Basic", s.Post("/connect/introspect", url.Values{"token": {at}}, "svc", other), 200, "", true},
+			{"revoke with no credentials", bearer("/connect/revocation", url.Values{"token": {at}}, ""), 401, "invalid_client", false},
+			{"revoke with a bearer token", bearer("/connect/revocation", url.Values{"token": {at}}, svcToken), 401, "invalid_client", false},
+		}
+		for _, c := range cases {
+			if c.resp.Status != c.status || c.resp.Str("error") != c.error || (c.status == 200 && (c.resp.Body["active"] == true) != c.wantActive) {
+				t.Errorf("%s: %d %s", c.name, c.resp.Status, c.resp.Raw)
+			}
+			if c.status == 401 && strings.Contains(c.resp.Raw, "hana") {
+				t.Errorf("%s: refused answer carries claims: %s", c.name, c.resp.Raw)
+			}
+		}
+		if !active(t, s, "app", secret, at) {
+			t.Fatal("a refused revocation revoked the token")
 		}
 	})
 }

@@ -238,8 +238,8 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	r := mux.NewRouter()
 	r.Use(met.Middleware)
 	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabledSet, Logger: logger, Healthy: healthy, Metrics: met})
-	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider}).Methods(http.MethodPost)
-	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger}).Methods(http.MethodPost)
+	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy}).Methods(http.MethodPost)
+	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}).Methods(http.MethodPost)
 	authenticate := accts.Authenticate
 	if built.directory != nil {
 		authenticate = directoryLogin(store, accts, &passwordad.Grant{Directory: built.directory, Accounts: accts, Logger: logger}, regulator)

@@ -61,10 +61,13 @@ func TestDatabaseOutage(t *testing.T) {
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password-1"}}
 	issued := 0
+	var kept string // a token whose revocation is attempted during the outage
 	for _, form := range []url.Values{cc, pw} {
-		if a := post(t, p.URL, "/connect/token", form, "app", secret); a.status != 200 {
+		a := post(t, p.URL, "/connect/token", form, "app", secret)
+		if a.status != 200 {
 			t.Fatalf("before the outage: %d %v", a.status, a.body)
 		}
+		kept, _ = a.body["access_token"].(string)
 		issued++
 	}
 
@@ -74,6 +77,13 @@ func TestDatabaseOutage(t *testing.T) {
 		a := post(t, p.URL, "/connect/token", form, "app", secret)
 		if a.status != http.StatusServiceUnavailable || a.body["error"] != "temporarily_unavailable" || a.body["access_token"] != nil {
 			t.Fatalf("during the outage, request %d: %d %v (want 503 temporarily_unavailable, no token)", i, a.status, a.body)
+		}
+	}
+	// Revocation and introspection cannot be done either, and say so: a 200 to a revocation that
+	// did not happen would tell a client logging a user out that the token is dead.
+	for _, path := range []string{"/connect/revocation", "/connect/introspect"} {
+		if a := post(t, p.URL, path, url.Values{"token": {kept}}, "app", secret); a.status != http.StatusServiceUnavailable || a.body["error"] != "temporarily_unavailable" {
+			t.Fatalf("%s during the outage: %d %v (want 503 temporarily_unavailable)", path, a.status, a.body)
 		}
 	}
 	if s := get(t, p.URL+"/readyz"); s != http.StatusServiceUnavailable {
@@ -108,6 +118,9 @@ func TestDatabaseOutage(t *testing.T) {
 	issued++
 	if s := get(t, p.URL+"/readyz"); s != 200 {
 		t.Fatalf("/readyz after recovery: %d", s)
+	}
+	if a := post(t, p.URL, "/connect/introspect", url.Values{"token": {kept}}, "app", secret); a.status != 200 || a.body["active"] != true {
+		t.Fatalf("the token whose revocation failed during the outage: %d %v (want still active)", a.status, a.body)
 	}
 	t.Logf("recovered %s after the database came back, without a restart", recovered.Round(time.Millisecond))
 
