@@ -115,7 +115,10 @@ func TestRunSweepsOnlyUnderTheLease(t *testing.T) {
 			if err := st.DB(ctx).Create(&storage.ThrottleCounter{SubjectKey: "k", Bucket: 1, Count: 1, ExpiresAt: now.Add(-time.Hour).UTC()}).Error; err != nil {
 				t.Fatal(err)
 			}
-			held, err := janitor.AcquireLease(ctx, st.DB(ctx), "janitor", "other-replica", now, 400*time.Millisecond)
+			// The other replica's lease is long enough that a slow first run (a loaded MySQL) still
+			// ends inside it; the test then waits out the lease itself rather than a guessed sleep.
+			const lease = 2 * time.Second
+			held, err := janitor.AcquireLease(ctx, st.DB(ctx), "janitor", "other-replica", now, lease)
 			if err != nil || !held {
 				t.Fatalf("other replica's lease: %v %v", held, err)
 			}
@@ -131,8 +134,8 @@ func TestRunSweepsOnlyUnderTheLease(t *testing.T) {
 			if obs["throttle_counters"] != 0 {
 				t.Fatal("swept while another replica held the lease")
 			}
-			time.Sleep(250 * time.Millisecond) // the other replica's lease lapses
-			runFor(200 * time.Millisecond)
+			time.Sleep(time.Until(now.Add(lease)) + 50*time.Millisecond) // the other replica's lease lapses
+			runFor(time.Second)
 			if obs["throttle_counters"] != 1 {
 				t.Fatalf("swept %d rows after the lease lapsed, want 1", obs["throttle_counters"])
 			}
