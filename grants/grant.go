@@ -8,6 +8,8 @@ package grants
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 
 	"github.com/ory/fosite"
@@ -50,7 +52,22 @@ var (
 	ErrUnauthorizedClient = errors.New("grants: client not allowed")
 	// ErrUnavailable: an upstream (directory, SMS gateway, WeChat) is down → 503 temporarily_unavailable.
 	ErrUnavailable = errors.New("grants: upstream unavailable")
+	// ErrAccountDisabled: the account exists but may not sign in (disabled, locked, expired). It is
+	// an ErrInvalidCredentials, so the client sees the same invalid_grant as for a wrong password
+	// and the failure is counted alike; only the log tells the two apart.
+	ErrAccountDisabled = fmt.Errorf("%w: account disabled", ErrInvalidCredentials)
+	// ErrRateLimited: the grant's own limit on attempts was reached (not the brute-force regulator,
+	// which the handler applies itself) → 429 slow_down; nothing is issued and nothing is counted.
+	ErrRateLimited = errors.New("grants: rate limited")
 )
+
+// errSlowDown is the RFC 6749 shaped answer to ErrRateLimited, as /connect/sms/code answers its
+// limits (the error code is RFC 8628's).
+var errSlowDown = &fosite.RFC6749Error{
+	ErrorField:       "slow_down",
+	DescriptionField: "Too many attempts; retry later.",
+	CodeField:        http.StatusTooManyRequests,
+}
 
 // Throttled is implemented by grants whose failures count against an account in the brute-force
 // regulator. AccountKey returns the namespaced account ("ad:alice"), or "" when not yet known.
@@ -83,6 +100,8 @@ func errorFor(err error) error {
 		return fosite.ErrInvalidGrant.WithHint("The provided credentials are invalid, expired or revoked.").WithWrap(err).WithDebug(err.Error())
 	case errors.Is(err, ErrUnauthorizedClient):
 		return fosite.ErrUnauthorizedClient.WithHint(hintOf(err)).WithWrap(err)
+	case errors.Is(err, ErrRateLimited):
+		return errSlowDown.WithWrap(err).WithDebug(err.Error())
 	case errors.Is(err, ErrUnavailable):
 		return fosite.ErrTemporarilyUnavailable.WithHint("An upstream identity service is unavailable; retry later.").WithWrap(err).WithDebug(err.Error())
 	}
