@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/lingpai/lingpai/config"
+	"github.com/lingpai/lingpai/reqctx"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 )
@@ -165,10 +166,11 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	o := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, o)
 	if cfg.Log.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, o))
+		h = slog.NewTextHandler(w, o)
 	}
-	return slog.New(slog.NewJSONHandler(w, o))
+	return slog.New(reqctx.Handler(h))
 }
 
 func splitList(s string) []string {

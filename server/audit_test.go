@@ -66,3 +66,32 @@ func TestTokenIssuedAuditEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestSignInEventsJoinTheirRequest: sign-in events are written deep in the grant, yet each carries
+// the request id and client id of its request, so an operator can join it to the request line.
+func TestSignInEventsJoinTheirRequest(t *testing.T) {
+	s := lingpaitest.Start(t, "sqlite", nil)
+	secret := s.Client("app", []string{"password"}, []string{"api1"})
+	u := s.User("bella", "bella-password-1")
+	tests := []struct {
+		name, password, event, subject string
+	}{
+		{"wrong password", "nope", "signin.failed", ""},
+		{"right password", "bella-password-1", "signin.succeeded", u.ID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := s.Token("app", secret, url.Values{"grant_type": {"password"}, "username": {"bella"}, "password": {tt.password}})
+			reqID := r.Header.Get("X-Request-Id")
+			var found map[string]any
+			for _, e := range events(t, s.Logs.String()) {
+				if e["event"] == tt.event && e["request_id"] == reqID {
+					found = e
+				}
+			}
+			if found == nil || found["client_id"] != "app" || (tt.subject != "" && found["subject"] != tt.subject) {
+				t.Fatalf("%s event for request %s: %v\n%s", tt.event, reqID, found, s.Logs.String())
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/hashing"
+	"github.com/lingpai/lingpai/reqctx"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
@@ -118,7 +119,7 @@ func (s *Server) build() {
 	if err := st.Migrate(context.Background(), server.Models()...); err != nil {
 		s.t.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(reqctx.Handler(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	app, err := server.New(context.Background(), s.Config, st, logger, s.opts...)
 	if err != nil {
 		s.t.Fatal(err)
