@@ -43,15 +43,18 @@ type Aliyun struct {
 
 // Tencent is Tencent Cloud SMS (SendSms 2021-01-11).
 type Tencent struct {
-	Endpoint      string        `yaml:"endpoint"`
-	Region        string        `yaml:"region"`
-	SecretID      string        `yaml:"secret_id"`
-	SecretKey     string        `yaml:"secret_key"`
-	SecretKeyFile string        `yaml:"secret_key_file"`
-	SdkAppID      string        `yaml:"sdk_app_id"`
-	SignName      string        `yaml:"sign_name"`
-	TemplateID    string        `yaml:"template_id"`
-	Timeout       time.Duration `yaml:"timeout"`
+	Endpoint      string `yaml:"endpoint"`
+	Region        string `yaml:"region"`
+	SecretID      string `yaml:"secret_id"`
+	SecretKey     string `yaml:"secret_key"`
+	SecretKeyFile string `yaml:"secret_key_file"`
+	SdkAppID      string `yaml:"sdk_app_id"`
+	SignName      string `yaml:"sign_name"`
+	TemplateID    string `yaml:"template_id"`
+	// TemplateParams fills the template's {1}, {2}...: "code" and "minutes" (valid for). It must
+	// match the approved template exactly: Tencent refuses a send with more or fewer parameters.
+	TemplateParams []string      `yaml:"template_params"`
+	Timeout        time.Duration `yaml:"timeout"`
 }
 
 // SetDefaults fills what a section may leave out.
@@ -73,6 +76,9 @@ func (c *Config) SetDefaults() {
 	}
 	if c.Tencent.Region == "" {
 		c.Tencent.Region = "ap-guangzhou"
+	}
+	if len(c.Tencent.TemplateParams) == 0 {
+		c.Tencent.TemplateParams = []string{"code", "minutes"}
 	}
 }
 
@@ -112,6 +118,19 @@ func (c Config) Validate(prefix string, demo bool) []error {
 		need("tencent.sdk_app_id", c.Tencent.SdkAppID)
 		need("tencent.sign_name", c.Tencent.SignName)
 		need("tencent.template_id", c.Tencent.TemplateID)
+		hasCode := false
+		for _, p := range c.Tencent.TemplateParams {
+			switch p {
+			case "code":
+				hasCode = true
+			case "minutes":
+			default:
+				bad("tencent.template_params", "each entry must be code or minutes, got "+p)
+			}
+		}
+		if len(c.Tencent.TemplateParams) > 0 && !hasCode {
+			bad("tencent.template_params", "must include code")
+		}
 	case "":
 		bad("provider", "required: log, webhook, aliyun or tencent")
 	default:

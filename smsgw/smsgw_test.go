@@ -131,6 +131,8 @@ func TestValidate(t *testing.T) {
 		{"webhook without secret", smsgw.Config{Provider: "webhook", Webhook: smsgw.Webhook{URL: "https://x"}}, false, "sms.webhook.secret"},
 		{"aliyun without template", smsgw.Config{Provider: "aliyun", Aliyun: smsgw.Aliyun{AccessKeyID: "a", AccessKeySecret: "b", SignName: "c"}}, false, "sms.aliyun.template_code"},
 		{"tencent without app", smsgw.Config{Provider: "tencent", Tencent: smsgw.Tencent{SecretID: "a", SecretKey: "b", SignName: "c", TemplateID: "d"}}, false, "sms.tencent.sdk_app_id"},
+		{"tencent template params", smsgw.Config{Provider: "tencent", Tencent: smsgw.Tencent{SecretID: "a", SecretKey: "b", SdkAppID: "1", SignName: "c", TemplateID: "d", TemplateParams: []string{"minutes", "name"}}}, false, "sms.tencent.template_params"},
+		{"tencent template params without code", smsgw.Config{Provider: "tencent", Tencent: smsgw.Tencent{SecretID: "a", SecretKey: "b", SdkAppID: "1", SignName: "c", TemplateID: "d", TemplateParams: []string{"minutes"}}}, false, "sms.tencent.template_params"},
 		{"unknown", smsgw.Config{Provider: "pigeon"}, false, "sms.provider"},
 	}
 	for _, tt := range tests {
@@ -146,5 +148,37 @@ func TestValidate(t *testing.T) {
 	}
 	if errs := (smsgw.Config{Provider: "log", AllowLogProvider: true}).Validate("sms", false); len(errs) != 0 {
 		t.Fatalf("log provider allowed: %v", errs)
+	}
+}
+
+// TestTencentTemplateParams: the parameters sent match the approved template, which Tencent checks.
+func TestTencentTemplateParams(t *testing.T) {
+	tests := []struct {
+		name     string
+		params   []string
+		template int // parameters the approved template has
+		ok       bool
+	}{
+		{"default code and minutes", nil, 2, true},
+		{"code only", []string{"code"}, 1, true},
+		{"default against a one-parameter template", nil, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := smsgwtest.NewTencent(t, "AKIDtencent", "key")
+			f.TemplateParams = tt.template
+			s, err := smsgw.New(smsgw.Config{Provider: "tencent", Tencent: smsgw.Tencent{Endpoint: f.URL, SecretID: "AKIDtencent", SecretKey: "key",
+				SdkAppID: "1400000000", SignName: "令牌", TemplateID: "1234567", TemplateParams: tt.params}}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Send(context.Background(), "+8613800138000", "135790", 5*time.Minute)
+			if (err == nil) != tt.ok {
+				t.Fatalf("send: %v, want ok=%v", err, tt.ok)
+			}
+			if tt.ok && f.Last("+8613800138000") != "135790" {
+				t.Fatalf("gateway received %q", f.Last("+8613800138000"))
+			}
+		})
 	}
 }

@@ -61,7 +61,7 @@ func (t *TencentSender) Send(ctx context.Context, phone, code string, ttl time.D
 	}
 	payload, _ := json.Marshal(map[string]any{
 		"PhoneNumberSet": []string{phone}, "SmsSdkAppId": t.Config.SdkAppID, "SignName": t.Config.SignName,
-		"TemplateId": t.Config.TemplateID, "TemplateParamSet": []string{code, strconv.Itoa(int(ttl.Minutes()))},
+		"TemplateId": t.Config.TemplateID, "TemplateParamSet": templateParams(t.Config.TemplateParams, code, ttl),
 	})
 	u, err := url.Parse(t.Config.Endpoint)
 	if err != nil {
@@ -120,4 +120,20 @@ func (t *TencentSender) Send(ctx context.Context, phone, code string, ttl time.D
 	default:
 		return fmt.Errorf("%w: tencent SendSms %s (request %s)", errUnavailable, st.Code, r.RequestId)
 	}
+}
+
+// templateParams fills the template's parameters in the configured order (default: code, minutes).
+func templateParams(names []string, code string, ttl time.Duration) []string {
+	if len(names) == 0 {
+		names = []string{"code", "minutes"}
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n == "minutes" {
+			out = append(out, strconv.Itoa(int(ttl.Minutes())))
+		} else {
+			out = append(out, code)
+		}
+	}
+	return out
 }

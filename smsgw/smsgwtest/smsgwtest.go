@@ -219,6 +219,9 @@ type Tencent struct {
 	*recorder
 	URL                 string
 	SecretID, SecretKey string
+	// TemplateParams is how many parameters the approved template has (0: any); a send with
+	// another count fails as Tencent fails it.
+	TemplateParams int
 }
 
 func hm(key []byte, s string) []byte {
@@ -271,7 +274,9 @@ func NewTencent(t testing.TB, secretID, secretKey string) *Tencent {
 			return
 		}
 		code, msg := "Ok", "send success"
-		if fail != "" {
+		if n := f.TemplateParams; n > 0 && len(body.TemplateParamSet) != n {
+			code, msg = "FailedOperation.TemplateParamSetNotMatchApprovedTemplate", "request content does not match template content"
+		} else if fail != "" {
 			code, msg = fail, "the number of sms messages sent from a single mobile number every day exceeds the upper limit"
 		} else {
 			f.add(Message{Phone: body.PhoneNumberSet[0], Code: body.TemplateParamSet[0]})
