@@ -154,6 +154,9 @@ func ApplyIdentity(sess *session.Session, grantType string, id Identity) {
 		sess.JWTClaims.Extra[k] = v
 	}
 	claims.AuthenticationMethodsReferences = id.AMR
+	if len(id.AMR) > 0 {
+		sess.JWTClaims.Extra["amr"] = id.AMR // RFC 9068 section 2.2.3: resource servers may check it too
+	}
 	claims.AuthTime = time.Now().UTC()
 	if name, ok := id.Claims["preferred_username"].(string); ok {
 		sess.Username = name

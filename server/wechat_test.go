@@ -58,6 +58,9 @@ func TestWeChatSignIn(t *testing.T) {
 		if amr, _ := id["amr"].([]any); len(amr) != 1 || amr[0] != "wechat" {
 			t.Fatalf("amr %v", id["amr"])
 		}
+		if amr, _ := jwtPart(t, mini.Str("access_token"), 1)["amr"].([]any); len(amr) != 1 || amr[0] != "wechat" {
+			t.Fatalf("access token amr %v", amr)
+		}
 		if id["sub"] == "o-mini-alice" || id["sub"] == "u-alice" {
 			t.Fatal("sub is WeChat's id, not lingpai's")
 		}
