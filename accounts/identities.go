@@ -34,10 +34,35 @@ type NewProfile struct {
 	Name, Email, Phone string
 }
 
+// resolveAttempts bounds how often Resolve looks again after losing a race to link an identity.
+const resolveAttempts = 3
+
 // Resolve finds the user linked to ext (or to any of ext.Also), provisioning one when none is and
 // create is true, links every pair to that user, and stores the latest claims. The user's id is
 // the token's sub, so it never changes when the person is renamed or moved upstream.
+//
+// Creating the user and linking it are one transaction: of concurrent first sign-ins of one person
+// one links its new user; the others' links fail, their transactions (and users) roll back, and
+// they look again and find the winner's user.
 func (s *Service) Resolve(ctx context.Context, ext External, create bool) (*storage.User, error) {
+	var user *storage.User
+	var err error
+	for attempt := 0; attempt < resolveAttempts; attempt++ {
+		user, err = s.resolveOnce(ctx, ext, create)
+		if !errors.Is(err, storage.ErrIdentityLinked) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if user.Disabled {
+		return nil, ErrDisabled
+	}
+	return user, nil
+}
+
+func (s *Service) resolveOnce(ctx context.Context, ext External, create bool) (*storage.User, error) {
 	all := append([]External{ext}, ext.Also...)
 	var user *storage.User
 	err := s.store.Transaction(ctx, func(ctx context.Context) error {
@@ -59,12 +84,8 @@ func (s *Service) Resolve(ctx context.Context, ext External, create bool) (*stor
 			if !create {
 				return ErrNoAccount
 			}
-			user = &storage.User{Name: ext.Profile.Name, Email: ext.Profile.Email}
-			if ext.Profile.Phone != "" {
-				p := ext.Profile.Phone
-				user.Phone, user.PhoneVerified = &p, true
-			}
-			if err := s.store.CreateUser(ctx, user); err != nil {
+			var err error
+			if user, err = s.provision(ctx, ext.Profile); err != nil {
 				return err
 			}
 		}
@@ -83,24 +104,44 @@ func (s *Service) Resolve(ctx context.Context, ext External, create bool) (*stor
 	if err != nil {
 		return nil, err
 	}
-	if user.Disabled {
-		return nil, ErrDisabled
+	return user, nil
+}
+
+// provision creates a just-in-time user from p. A phone that already belongs to another account
+// (a shared desk number, someone's SMS account) is left out rather than failing the sign-in.
+func (s *Service) provision(ctx context.Context, p NewProfile) (*storage.User, error) {
+	user := &storage.User{Name: p.Name, Email: p.Email}
+	if p.Phone != "" {
+		ph := p.Phone
+		user.Phone, user.PhoneVerified = &ph, true
+	}
+	err := s.store.CreateUser(ctx, user)
+	if errors.Is(err, storage.ErrUserExists) && user.Phone != nil {
+		s.logger.WarnContext(ctx, "new account's phone is another account's; left out", "event", "account.phone_taken")
+		user = &storage.User{Name: p.Name, Email: p.Email}
+		err = s.store.CreateUser(ctx, user)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return user, nil
 }
 
-// LinkExisting links an external identity to an existing local user (lingpai user link-wechat).
+// LinkExisting links an external identity to an existing local user (lingpai user link-wechat):
+// every pair or none.
 func (s *Service) LinkExisting(ctx context.Context, username string, ext External) error {
-	u, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
-	if err != nil {
-		return err
-	}
-	for _, e := range append([]External{ext}, ext.Also...) {
-		if err := s.store.LinkIdentity(ctx, &storage.Identity{UserID: u.ID, Provider: e.Provider, Subject: e.Subject}); err != nil {
+	return s.store.Transaction(ctx, func(ctx context.Context) error {
+		u, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
+		if err != nil {
 			return err
 		}
-	}
-	return nil
+		for _, e := range append([]External{ext}, ext.Also...) {
+			if err := s.store.LinkIdentity(ctx, &storage.Identity{UserID: u.ID, Provider: e.Provider, Subject: e.Subject}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // ByPhone returns the user whose verified phone is phone (E.164), creating one when create is true.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/lingpaitest"
@@ -51,11 +53,44 @@ func TestPasswordADSignIn(t *testing.T) {
 				if claims["preferred_username"] != "alice" || claims["name"] != "Alice Liddell" || len(groups) != 1 || groups[0] != "lingpai-users" {
 					t.Fatalf("claims %v", claims)
 				}
+				if claims["phone_number"] != "+8613800138000" { // telephoneNumber "+86 138 0013 8000", in E.164
+					t.Fatalf("phone_number: %v", claims)
+				}
 			}
 			subs = append(subs, id["sub"])
 		}
 		if subs[0] != subs[1] || subs[1] != subs[2] {
 			t.Fatalf("one person, several subs: %v", subs)
+		}
+		// The directory's phone is a claim only: it does not become the account's SMS sign-in phone.
+		u, err := s.Store.UserByID(context.Background(), subs[0].(string))
+		if err != nil || u.Phone != nil {
+			t.Fatalf("account %+v %v", u, err)
+		}
+		// A phone changed in the directory is in the next sign-in's claims (as name and email are).
+		admin := dir.Admin()
+		m := ldap.NewModifyRequest("CN=Alice Liddell,"+testrig.UsersDN, nil)
+		m.Replace("telephoneNumber", []string{"139 0013 9000"})
+		if err := admin.Modify(m); err != nil {
+			t.Fatal(err)
+		}
+		admin.Close()
+		r := s.Token("app", secret, adForm("alice", testrig.AlicePass))
+		if r.Status != 200 {
+			t.Fatalf("after the phone change: %d %s", r.Status, r.Raw)
+		}
+		for _, claims := range []map[string]any{jwtPart(t, r.Str("id_token"), 1), jwtPart(t, r.Str("access_token"), 1)} {
+			if claims["phone_number"] != "+8613900139000" || claims["sub"] != subs[0] {
+				t.Fatalf("after the phone change: %v", claims)
+			}
+		}
+		if ref := s.Token("app", secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.Str("refresh_token")}}); ref.Status != 200 ||
+			jwtPart(t, ref.Str("access_token"), 1)["phone_number"] != "+8613900139000" {
+			t.Fatalf("refreshed after the phone change: %d %s", ref.Status, ref.Raw)
+		}
+		// No phone in the directory, no phone_number.
+		if r := s.Token("app", secret, adForm("bob", testrig.BobPass)); r.Status != 200 || jwtPart(t, r.Str("id_token"), 1)["phone_number"] != nil {
+			t.Fatalf("bob: %d %s", r.Status, r.Raw)
 		}
 		// Every refusal has the same body; the log says which it was.
 		var first string

@@ -53,8 +53,8 @@ func (e *LimitError) Error() string {
 
 // Store is the part of storage the service needs.
 type Store interface {
-	PutSMSCode(ctx context.Context, c *storage.SMSCode, notBefore time.Time) (time.Time, error)
-	DeleteSMSCode(ctx context.Context, phone string, hash []byte) error
+	ReplaceSMSCode(ctx context.Context, c *storage.SMSCode, notBefore time.Time) (*storage.SMSCode, error)
+	RestoreSMSCode(ctx context.Context, phone string, hash []byte, prev *storage.SMSCode) error
 	RedeemSMSCode(ctx context.Context, phone string, hash []byte, maxAttempts int, now time.Time) (bool, error)
 	AddCount(ctx context.Context, key string, bucket int64, delta int, expires time.Time) (int, error)
 }
@@ -158,11 +158,13 @@ func (s *Service) Request(ctx context.Context, phone, ip string, deliver bool) (
 		return Issued{}, err
 	}
 	h := s.hash(phone, code)
-	prev, err := s.store.PutSMSCode(ctx, &storage.SMSCode{Phone: phone, CodeHash: h, SentAt: now, ExpiresAt: now.Add(s.opts.TTL)},
+	// The new hash takes the row at once, so the resend interval holds against concurrent requests;
+	// prev is kept to put back if the gateway does not take the message.
+	prev, err := s.store.ReplaceSMSCode(ctx, &storage.SMSCode{Phone: phone, CodeHash: h, SentAt: now, ExpiresAt: now.Add(s.opts.TTL)},
 		now.Add(-s.opts.ResendInterval))
 	if errors.Is(err, storage.ErrTooEarly) {
 		release()
-		return Issued{}, &LimitError{Limit: "resend_interval", RetryAfter: prev.Add(s.opts.ResendInterval).Sub(now)}
+		return Issued{}, &LimitError{Limit: "resend_interval", RetryAfter: prev.SentAt.Add(s.opts.ResendInterval).Sub(now)}
 	}
 	if err != nil {
 		release()
@@ -171,7 +173,10 @@ func (s *Service) Request(ctx context.Context, phone, ip string, deliver bool) (
 	if deliver {
 		if err := s.sender.Send(ctx, phone, code, s.opts.TTL); err != nil {
 			release() // a send that failed counts for none
-			_ = s.store.DeleteSMSCode(context.WithoutCancel(ctx), phone, h)
+			// and leaves the previous code as it was: still redeemable if it was.
+			if rerr := s.store.RestoreSMSCode(context.WithoutCancel(ctx), phone, h, prev); rerr != nil {
+				s.logger.ErrorContext(ctx, "sms code restore failed", "error", rerr)
+			}
 			if errors.Is(err, ErrGatewayLimited) {
 				return Issued{}, &LimitError{Limit: "gateway", RetryAfter: s.opts.ResendInterval}
 			}

@@ -29,31 +29,94 @@ var ErrTooEarly = errors.New("storage: code sent too recently")
 // (compare-and-set, so two concurrent requests cannot both send). It returns ErrTooEarly with the
 // previous send time otherwise.
 func (s *Store) PutSMSCode(ctx context.Context, c *SMSCode, notBefore time.Time) (time.Time, error) {
-	var prev time.Time
+	prev, err := s.ReplaceSMSCode(ctx, c, notBefore)
+	if errors.Is(err, ErrTooEarly) {
+		return prev.SentAt, err
+	}
+	return time.Time{}, err
+}
+
+// ReplaceSMSCode is PutSMSCode returning the row it replaced (nil when phone had none), so that a
+// code whose sending fails can be taken back with RestoreSMSCode. With ErrTooEarly the returned
+// row is the current one, untouched.
+func (s *Store) ReplaceSMSCode(ctx context.Context, c *SMSCode, notBefore time.Time) (*SMSCode, error) {
+	var prev *SMSCode
 	err := s.Transaction(ctx, func(ctx context.Context) error {
-		err := s.db(ctx).Create(c).Error
-		if err == nil {
-			return nil
+		prev = nil
+		old, err := s.lockSMSCode(ctx, c.Phone)
+		if err != nil {
+			return err
 		}
-		if !isDuplicate(err) {
-			return fmt.Errorf("storage: put sms code: %w", err)
+		if old == nil {
+			err := s.db(ctx).Create(c).Error
+			if err == nil {
+				return nil
+			}
+			if !isDuplicate(err) {
+				return fmt.Errorf("storage: put sms code: %w", err)
+			}
+			// A concurrent first request stored one: read it under the lock.
+			if old, err = s.lockSMSCode(ctx, c.Phone); err != nil {
+				return err
+			}
+			if old == nil {
+				return fmt.Errorf("storage: put sms code: row of %s vanished", c.Phone)
+			}
 		}
+		prev = old
 		res := s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND sent_at <= ?", c.Phone, notBefore.UTC()).
 			Updates(map[string]any{"code_hash": c.CodeHash, "attempts": 0, "used": false, "sent_at": c.SentAt, "expires_at": c.ExpiresAt})
 		if res.Error != nil {
 			return fmt.Errorf("storage: put sms code: %w", res.Error)
 		}
 		if res.RowsAffected == 0 {
-			var row SMSCode
-			if err := s.db(ctx).Where("phone = ?", c.Phone).Take(&row).Error; err != nil {
-				return fmt.Errorf("storage: put sms code: %w", err)
-			}
-			prev = row.SentAt
 			return ErrTooEarly
 		}
 		return nil
 	})
+	if err != nil && !errors.Is(err, ErrTooEarly) {
+		prev = nil
+	}
 	return prev, err
+}
+
+// lockSMSCode reads phone's code, locking the row for the rest of the transaction on MySQL
+// (SQLite has one writer); nil when there is none.
+func (s *Store) lockSMSCode(ctx context.Context, phone string) (*SMSCode, error) {
+	q := s.db(ctx)
+	if s.driver == "mysql" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var row SMSCode
+	err := q.Where("phone = ?", phone).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: put sms code: %w", err)
+	}
+	return &row, nil
+}
+
+// RestoreSMSCode takes back the code of phone whose hash is hash (one whose sending failed) and
+// puts prev, the row ReplaceSMSCode returned, back as it was, so an earlier code stays
+// redeemable; with no prev the row is deleted. Wrong tries made meanwhile still count against
+// prev. Nothing changes when the row no longer holds hash (a newer code replaced it) or when the
+// code was redeemed meanwhile (the gateway delivered it after all).
+func (s *Store) RestoreSMSCode(ctx context.Context, phone string, hash []byte, prev *SMSCode) error {
+	if prev == nil {
+		if err := s.db(ctx).Where("phone = ? AND code_hash = ?", phone, hash).Delete(&SMSCode{}).Error; err != nil {
+			return fmt.Errorf("storage: restore sms code: %w", err)
+		}
+		return nil
+	}
+	err := s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND code_hash = ? AND used = ?", phone, hash, false).
+		Updates(map[string]any{"code_hash": prev.CodeHash, "attempts": gorm.Expr("attempts + ?", prev.Attempts),
+			"used": prev.Used, "sent_at": prev.SentAt, "expires_at": prev.ExpiresAt}).Error
+	if err != nil {
+		return fmt.Errorf("storage: restore sms code: %w", err)
+	}
+	return nil
 }
 
 // DeleteSMSCode removes the code of phone whose hash is hash (a code whose sending failed).

@@ -13,6 +13,10 @@ import (
 // ErrUserExists is returned when a username or phone is taken.
 var ErrUserExists = errors.New("storage: username or phone already in use")
 
+// ErrIdentityLinked is LinkIdentity's ErrUserExists: the (provider, subject) pair is linked to
+// another user, e.g. by a concurrent first sign-in of the same person.
+var ErrIdentityLinked = fmt.Errorf("%w: identity linked to another user", ErrUserExists)
+
 // NewID returns a random identifier (UUIDv4): never time-ordered, so nothing can rely on its order.
 func NewID() string { return uuid.NewString() }
 
@@ -98,7 +102,7 @@ func (s *Store) IdentityOf(ctx context.Context, provider, subject string) (*Iden
 }
 
 // LinkIdentity links (provider, subject) to a user. Linking the same pair twice to the same user is
-// a no-op; to another user it is ErrUserExists.
+// a no-op; to another user it is ErrIdentityLinked (an ErrUserExists).
 func (s *Store) LinkIdentity(ctx context.Context, id *Identity) error {
 	if id.ID == "" {
 		id.ID = NewID()
@@ -117,7 +121,7 @@ func (s *Store) LinkIdentity(ctx context.Context, id *Identity) error {
 		return gerr
 	}
 	if existing.UserID != id.UserID {
-		return ErrUserExists
+		return ErrIdentityLinked
 	}
 	*id = *existing
 	return nil

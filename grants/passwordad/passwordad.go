@@ -13,6 +13,7 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/grants"
+	"github.com/lingpai/lingpai/phone"
 )
 
 // GrantType is the grant_type value.
@@ -31,6 +32,9 @@ type Grant struct {
 	Directory Directory
 	Accounts  *accounts.Service
 	Logger    *slog.Logger
+	// PhoneRegion reads directory phone numbers written without a country code (sms.default_region;
+	// CN when empty).
+	PhoneRegion string
 }
 
 var (
@@ -84,6 +88,19 @@ func (g *Grant) resolve(ctx context.Context, e ldapdir.Entry) (grants.Identity, 
 	}
 	if e.Email != "" {
 		claims["email"] = e.Email
+	}
+	// The phone is a claim like name and email (refreshed at every sign-in), not the account's SMS
+	// sign-in phone: users can often edit their own telephoneNumber in AD, so it proves nothing.
+	if raw := strings.TrimSpace(e.Phone); raw != "" {
+		region := g.PhoneRegion
+		if region == "" {
+			region = "CN"
+		}
+		if n, err := phone.Normalize(raw, region); err == nil {
+			claims["phone_number"] = n
+		} else {
+			claims["phone_number"] = raw // not a dialable number (an extension?): passed on as written
+		}
 	}
 	if g.Directory.GroupClaims() {
 		claims["groups"] = e.Groups
