@@ -286,6 +286,8 @@ func (d *Directory) bindAs(ctx context.Context, dn, password string) error {
 		return fail(ErrPasswordExpired, "bind refused: password expired or must be changed", sub)
 	case "775":
 		return fail(ErrAccountLocked, "bind refused: account locked out", sub)
+	case "525":
+		return fail(ErrInvalidCredentials, "bind refused: user not found", sub)
 	}
 	return fail(ErrInvalidCredentials, "wrong password", sub)
 }
