@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -58,6 +59,11 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 		h.authorizeError(w, r, ar, err)
 		return
 	}
+	if !exactRedirectURI(ar) {
+		// fosite let it through as a loopback URI on another port (RFC 8252 7.3); we do not.
+		h.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not exactly match a pre-registered redirect URI."))
+		return
+	}
 	form := ar.GetRequestForm()
 	client, ok := ar.GetClient().(*storage.Client)
 	if !ok {
@@ -89,7 +95,7 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 			ls, user = nil, nil
 		}
 	}
-	if ls == nil || slices.Contains(prompt, "login") || maxAgeExceeded(form.Get("max_age"), ls.AuthTime, h.Now()) {
+	if ls == nil || slices.Contains(prompt, "login") || maxAgeExceeded(form.Get("max_age"), ls.AuthTime, ar.GetRequestedAt()) {
 		if slices.Contains(prompt, "none") {
 			h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
 			return
@@ -133,7 +139,8 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 		Subject: user.ID, Claims: ClaimsForScopes(claims, ar.GetGrantedScopes()), AMR: strings.Fields(ls.AMR),
 	})
 	sess.IDTokenClaims().AuthTime = ls.AuthTime.UTC()
-	// fosite checks prompt=none/login and max_age by comparing auth_time with this.
+	// fosite checks prompt=none/login and max_age by comparing auth_time with this; maxAgeExceeded
+	// above decided with the same two times.
 	sess.IDTokenClaims().RequestedAt = ar.GetRequestedAt().UTC()
 	sess.IDTokenClaims().Extra["sid"] = ls.SID
 	sess.JWTClaims.Extra["client_id"] = client.ID
@@ -143,6 +150,7 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reqctx.From(ctx).Add(slog.String("outcome", "code_issued"), slog.String("subject", user.ID))
+	formPostHeaders(w, ar)
 	h.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 }
 
@@ -151,23 +159,55 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 func (h *Web) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
 	rfc := fosite.ErrorToRFC6749Error(err)
 	reqctx.From(r.Context()).Add(slog.String("outcome", rfc.ErrorField), slog.String("reason", rfc.GetDescription()))
-	if ar == nil || !ar.IsRedirectURIValid() {
+	if !exactRedirectURI(ar) {
 		lang := pages.Lang(r.FormValue("ui_locales"), r)
 		h.Pages.Render(w, http.StatusBadRequest, "error", pages.Page{Lang: lang, Title: pagesText(lang, "error.title"), Error: "error.client"})
 		return
 	}
+	formPostHeaders(w, ar)
 	h.Provider.WriteAuthorizeError(r.Context(), w, ar, err)
+}
+
+// exactRedirectURI reports whether ar's redirect URI is proven: the redirect_uri sent is, as a
+// string, one of the client's registered URIs, or none was sent and the client has exactly one
+// (fosite then uses it). fosite alone also accepts a registered http loopback URI on any other port
+// (isMatchingAsLoopback, RFC 8252 7.3); lingpai's clients register the port too, so that would
+// hand the code to whatever else listens on the user's machine.
+func exactRedirectURI(ar fosite.AuthorizeRequester) bool {
+	if ar == nil || ar.GetClient() == nil || !ar.IsRedirectURIValid() {
+		return false
+	}
+	registered := ar.GetClient().GetRedirectURIs()
+	raw := ar.GetRequestForm().Get("redirect_uri")
+	if raw == "" {
+		return len(registered) == 1
+	}
+	return slices.Contains(registered, raw)
+}
+
+// formPostHeaders protects fosite's response_mode=form_post page (pages.FormPost): only its own
+// submit script runs, it is never framed, and it sends no Referer with the authorize URL.
+// fosite sets the Content-Type and Cache-Control itself.
+func formPostHeaders(w http.ResponseWriter, ar fosite.AuthorizeRequester) {
+	if ar.GetResponseMode() != fosite.ResponseModeFormPost {
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", pages.FormPostCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
 }
 
 func pagesText(lang, key string) string {
 	if lang == "en" {
-		return map[string]string{"error.title": "Error", "signin.title": "Sign in", "consent.title": "Authorize", "signedout.title": "Signed out"}[key]
+		return map[string]string{"error.title": "Error", "signin.title": "Sign in", "signedin.title": "Signed in", "consent.title": "Authorize", "signedout.title": "Signed out"}[key]
 	}
-	return map[string]string{"error.title": "出错了", "signin.title": "登录", "consent.title": "授权", "signedout.title": "已退出"}[key]
+	return map[string]string{"error.title": "出错了", "signin.title": "登录", "signedin.title": "已登录", "consent.title": "授权", "signedout.title": "已退出"}[key]
 }
 
 // returnTo rebuilds the authorize request to come back to after a page, without the prompt value
-// that page satisfies (or the user would be asked again forever).
+// that page satisfies (or the user would be asked again forever). A sign-in also satisfies
+// max_age=0, which otherwise no session could ever meet.
 func returnTo(r *http.Request, form url.Values, satisfied string) string {
 	q := url.Values{}
 	for k, v := range form {
@@ -175,6 +215,9 @@ func returnTo(r *http.Request, form url.Values, satisfied string) string {
 			continue
 		}
 		q[k] = append([]string(nil), v...)
+	}
+	if satisfied == "login" && q.Get("max_age") == "0" {
+		q.Del("max_age")
 	}
 	if p := strings.Fields(q.Get("prompt")); len(p) > 0 {
 		p = slices.DeleteFunc(p, func(s string) bool { return s == satisfied })
@@ -187,15 +230,25 @@ func returnTo(r *http.Request, form url.Values, satisfied string) string {
 	return authorizePath + "?" + q.Encode()
 }
 
-func maxAgeExceeded(raw string, authTime, now time.Time) bool {
+// maxAgeExceeded decides max_age exactly as fosite's OpenID Connect handler will afterwards
+// (openid.OpenIDConnectRequestValidator.ValidatePrompt, and DefaultStrategy.GenerateIDToken at the
+// token endpoint): the session is too old when auth_time + max_age is before the request's
+// requested_at, the same two times the session hands fosite. Any other rule leaves a gap in which
+// fosite sends the client login_required where the user should simply have been asked to sign in
+// again. fosite ignores max_age=0; lingpai asks for a fresh sign-in, as for prompt=login (returnTo
+// then drops it).
+func maxAgeExceeded(raw string, authTime, requestedAt time.Time) bool {
 	if raw == "" {
 		return false
 	}
-	maxAge, err := strconv.Atoi(raw)
-	if err != nil || maxAge < 0 {
+	maxAge, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || maxAge < 0 || maxAge > math.MaxInt64/int64(time.Second) {
 		return false
 	}
-	return now.Sub(authTime) > time.Duration(maxAge)*time.Second+time.Second
+	if maxAge == 0 {
+		return true
+	}
+	return authTime.Add(time.Second * time.Duration(maxAge)).Before(requestedAt)
 }
 
 func containsAll(have, want []string) bool {
@@ -238,8 +291,8 @@ func parseReturn(raw string) (url.Values, bool) {
 	return u.Query(), true
 }
 
-// returnTarget reads the page's return_to (the authorize request to resume); a missing or foreign
-// one gets the error page.
+// returnTarget reads the consent page's return_to (the authorize request to resume); a missing or
+// foreign one gets the error page.
 func (h *Web) returnTarget(w http.ResponseWriter, r *http.Request) (string, url.Values, bool) {
 	if err := r.ParseForm(); err != nil {
 		h.badPage(w, r)
@@ -254,15 +307,30 @@ func (h *Web) returnTarget(w http.ResponseWriter, r *http.Request) (string, url.
 	return raw, q, true
 }
 
-// Login serves GET and POST /account/login.
+// Login serves GET and POST /account/login. With a return_to naming our authorize endpoint it
+// signs the user in for that request and resumes it. Without one (or with any other), it is a plain
+// sign-in page: it ignores return_to and, once signed in, says so on a page of its own; it never
+// redirects anywhere the request names.
 func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	raw, q, ok := h.returnTarget(w, r)
-	if !ok {
+	if err := r.ParseForm(); err != nil {
+		h.badPage(w, r)
 		return
 	}
-	lang := pages.Lang(q.Get("ui_locales"), r)
-	data := loginData{ReturnTo: raw, ClientName: h.clientName(ctx, q.Get("client_id")), Username: q.Get("login_hint")}
+	raw := r.Form.Get("return_to")
+	q, resume := parseReturn(raw)
+	var data loginData
+	var lang string
+	if resume {
+		lang = pages.Lang(q.Get("ui_locales"), r)
+		data = loginData{ReturnTo: raw, ClientName: h.clientName(ctx, q.Get("client_id")), Username: q.Get("login_hint")}
+	} else {
+		lang = pages.Lang(r.Form.Get("ui_locales"), r)
+		data = loginData{UILocales: r.Form.Get("ui_locales")}
+		if data.UILocales != "" {
+			data.UILocales = lang // only ever our own value back into the page
+		}
+	}
 	render := func(status int, msg string) {
 		csrf, err := h.Sessions.CSRFToken(w, r, "login")
 		if err != nil {
@@ -271,7 +339,7 @@ func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 		}
 		data.CSRF = csrf
 		h.Pages.Render(w, status, "login", pages.Page{Lang: lang, Title: pagesText(lang, "signin.title"), Error: msg, Data: data,
-			SwitchURL: switchURL(r, lang)})
+			SwitchURL: loginSwitchURL(r, lang, resume)})
 	}
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
@@ -300,11 +368,33 @@ func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reqctx.From(ctx).Add(slog.String("outcome", "signed_in"), slog.String("subject", sub))
-	http.Redirect(w, r, raw, http.StatusSeeOther)
+	if resume {
+		http.Redirect(w, r, raw, http.StatusSeeOther)
+		return
+	}
+	name := ""
+	if u, err := h.Store.UserByID(ctx, sub); err == nil {
+		name = displayName(u)
+	}
+	h.Pages.Render(w, http.StatusOK, "signedin", pages.Page{Lang: lang, Title: pagesText(lang, "signedin.title"), Data: name})
+}
+
+// loginSwitchURL is the sign-in page in the other language: inside return_to when it resumes an
+// authorize request, as ui_locales on the plain page.
+func loginSwitchURL(r *http.Request, lang string, resume bool) string {
+	if resume {
+		return switchURL(r, lang)
+	}
+	other := "en"
+	if lang == "en" {
+		other = "zh-CN"
+	}
+	return r.URL.Path + "?ui_locales=" + other
 }
 
 type loginData struct {
 	CSRF, ReturnTo, ClientName, Username string
+	UILocales                            string // the plain page's language, kept across its POST
 }
 
 type consentData struct {

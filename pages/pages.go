@@ -1,10 +1,14 @@
-// Package pages renders lingpai's browser pages (sign-in, consent, errors, signed out) from
-// html/template, in Simplified Chinese or English, with no JavaScript: they work with a keyboard,
-// a screen reader and scripts turned off.
+// Package pages renders lingpai's browser pages (sign-in, signed in, consent, errors, signed out)
+// from html/template, in Simplified Chinese or English, with no JavaScript: they work with a
+// keyboard, a screen reader and scripts turned off. The one exception is the response_mode=form_post
+// page fosite renders (FormPost): a one-line script submits it, and a <noscript> button does
+// without the script.
 package pages
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -30,13 +34,46 @@ type Renderer struct {
 
 // New parses the templates once.
 func New(brand Brand) (*Renderer, error) {
+	t, err := parse(brand)
+	if err != nil {
+		return nil, err
+	}
+	return &Renderer{brand: brand, tmpl: t}, nil
+}
+
+func parse(brand Brand) (*template.Template, error) {
 	t, err := template.New("").Funcs(template.FuncMap{
-		"t": func(lang, key string) string { return text(lang, key) },
+		"t":              func(lang, key string) string { return text(lang, key) },
+		"brand":          func() Brand { return brand },
+		"formPostScript": func() template.JS { return formPostScript },
 	}).ParseFS(files, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
-	return &Renderer{brand: brand, tmpl: t}, nil
+	return t, nil
+}
+
+// formPostScript submits the form_post page; FormPostCSP allows exactly this script.
+const formPostScript = `document.forms[0].submit()`
+
+// FormPostCSP is the Content-Security-Policy for the form_post page: no script but formPostScript
+// (by its hash), no frames, no referrer-bearing subresources but the logo.
+var FormPostCSP = func() string {
+	sum := sha256.Sum256([]byte(formPostScript))
+	return "default-src 'none'; script-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+		"style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; frame-ancestors 'none'"
+}()
+
+// FormPost is the template for fosite's Config.FormPostHTMLTemplate: the response_mode=form_post
+// page that carries the authorization response (or error) to the client's redirect URI. fosite
+// executes it with struct{ RedirURL string; Parameters url.Values } (WriteAuthorizeFormPostResponse).
+// fosite gives it no request, so the page is in both languages, Chinese first.
+func FormPost(brand Brand) (*template.Template, error) {
+	t, err := parse(brand)
+	if err != nil {
+		return nil, err
+	}
+	return t.Lookup("form_post.html"), nil
 }
 
 var (

@@ -135,12 +135,17 @@ func TestBrowserSignInConsentUserinfoLogout(t *testing.T) {
 			t.Fatalf("page language %q for Accept-Language en-US, want en", lang)
 		}
 		// A second sign-in reuses the session and the remembered consent: straight back to the RP.
-		rp.Last = rptest.Result{}
+		rp.Reset() // under the RP's lock: its callback goroutine writes Last
 		if err := chromedp.Run(ctx, chromedp.Navigate(rp.URL+"/login"), chromedp.WaitVisible("#signed-in", chromedp.ByQuery)); err != nil {
 			t.Fatalf("silent second sign-in: %v", err)
 		}
-		// Logout ends the session and returns to the registered URI with state.
-		if err := chromedp.Run(ctx, chromedp.Click("#logout", chromedp.ByQuery), chromedp.Sleep(300*time.Millisecond), chromedp.Location(&loc)); err != nil {
+		if again := rp.Result(); again.Error != "" || again.Subject != sub {
+			t.Fatalf("silent second sign-in: RP saw %+v", again)
+		}
+		// Logout ends the session and returns to the registered URI with state: wait for that
+		// page rather than a fixed time.
+		if err := chromedp.Run(ctx, chromedp.Click("#logout", chromedp.ByQuery), chromedp.WaitVisible("#signed-out", chromedp.ByQuery),
+			chromedp.Location(&loc)); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.HasPrefix(loc, rp.URL+"/bye") || !strings.Contains(loc, "state=s1") {
@@ -436,9 +441,26 @@ func TestAuthorizeProtocolCases(t *testing.T) {
 			}
 		})
 		t.Run("open redirect through return_to is refused", func(t *testing.T) {
-			resp, _ := newFlow(t, s).get("/account/login?return_to=" + url.QueryEscape("https://evil.example/"))
-			if resp.StatusCode != 400 {
-				t.Fatalf("got %d", resp.StatusCode)
+			// A foreign return_to is ignored: the plain sign-in page, which never redirects.
+			f := newFlow(t, s)
+			evil := url.QueryEscape("https://evil.example/")
+			resp, page := f.get("/account/login?return_to=" + evil)
+			if resp.StatusCode != 200 || strings.Contains(page, "evil.example") || !strings.Contains(page, `name="password"`) {
+				t.Fatalf("got %d %q", resp.StatusCode, page)
+			}
+			form := formFields(page)
+			form.Set("return_to", "https://evil.example/")
+			form.Set("username", "alice")
+			form.Set("password", "wonderland-2026")
+			resp, page = f.post("/account/login", form)
+			if resp.StatusCode != 200 || resp.Header.Get("Location") != "" || !strings.Contains(page, `id="signedin"`) {
+				t.Fatalf("sign-in with a foreign return_to: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			for _, rt := range []string{"//evil.example/connect/authorize", "/connect/authorize/../../evil", "https:/connect/authorize"} {
+				resp, _ := f.post("/account/login", url.Values{"return_to": {rt}})
+				if resp.Header.Get("Location") != "" {
+					t.Fatalf("return_to %q redirected to %q", rt, resp.Header.Get("Location"))
+				}
 			}
 		})
 	})

@@ -30,6 +30,7 @@ import (
 	"github.com/lingpai/lingpai/hashing"
 	"github.com/lingpai/lingpai/keys"
 	"github.com/lingpai/lingpai/metrics"
+	"github.com/lingpai/lingpai/pages"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/throttle"
 )
@@ -108,6 +109,11 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	}
 
 	hasher := hashing.Hasher{}
+	// response_mode=form_post: our page (lang, branding, a <noscript> button), not fosite's bare one.
+	formPost, err := pages.FormPost(pages.Brand{ProductName: cfg.UI.ProductName, LogoURL: cfg.UI.LogoURL})
+	if err != nil {
+		return nil, err
+	}
 	fc := &fosite.Config{
 		AccessTokenLifespan:            cfg.Tokens.AccessTokenLifetime,
 		RefreshTokenLifespan:           cfg.Tokens.RefreshTokenLifetime,
@@ -127,6 +133,7 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 		EnablePKCEPlainChallengeMethod: false,
 		TokenEntropy:                   32,
 		MinParameterEntropy:            8,
+		FormPostHTMLTemplate:           formPost,
 	}
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
 	var core oauth2.CoreStrategy = hmacStrategy
@@ -347,13 +354,13 @@ func discovery(cfg *config.Config, issuer string) map[string]any {
 		"revocation_endpoint":                   issuer + "/connect/revocation",
 		"grant_types_supported":                 cfg.Grants.Enabled,
 		"scopes_supported":                      []string{"openid", "profile", "email", "phone", "offline_access"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"}, // none: public clients
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post"},
 		"response_types_supported":                      []string{"code"},
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         []string{cfg.Tokens.SigningAlgorithm},
-		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "amr", "at_hash",
+		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash",
 			"preferred_username", "name", "email", "email_verified", "phone_number", "phone_number_verified", "groups"},
 	}
 	doc["userinfo_endpoint"] = issuer + "/connect/userinfo"

@@ -80,7 +80,11 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, userID, amr stri
 		return nil, err
 	}
 	now := m.Now().UTC()
-	ls := &storage.LoginSession{SID: sid[:22], UserID: userID, AuthTime: now.Truncate(time.Second), AMR: amr, ExpiresAt: now.Add(m.Lifetime)}
+	// Milliseconds, which every backend keeps (MySQL DATETIME(3)), so the session read back is the
+	// one made. Not whole seconds: fosite compares auth_time + max_age with the request's time to
+	// the nanosecond, and a second cut off makes a sign-in up to a second older than it is, so a
+	// fresh one could already fail a small max_age and send the user round again.
+	ls := &storage.LoginSession{SID: sid[:22], UserID: userID, AuthTime: now.Truncate(time.Millisecond), AMR: amr, ExpiresAt: now.Add(m.Lifetime)}
 	if err := m.Store.CreateLoginSession(r.Context(), value, ls); err != nil {
 		return nil, err
 	}

@@ -26,7 +26,8 @@ type RP struct {
 	provider *oidc.Provider
 	mu       sync.Mutex
 	pending  map[string]pending // by state
-	// Last holds what the last successful callback saw.
+	// Last holds what the last callback saw; the callback writes it under mu, so read it with
+	// Result and clear it with Reset.
 	Last Result
 	// Extra authorize parameters (prompt, response_mode, ui_locales, ...).
 	Params url.Values
@@ -67,6 +68,7 @@ func Start(t testing.TB, issuer, clientID, secret string, scopes []string) *RP {
 		RedirectURL: srv.URL + "/callback", Scopes: scopes}
 	mux.HandleFunc("/login", rp.login)
 	mux.HandleFunc("/callback", rp.callback)
+	mux.HandleFunc("/bye", rp.bye)
 	return rp
 }
 
@@ -137,6 +139,19 @@ func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
 		"post_logout_redirect_uri": {rp.URL + "/bye"}, "state": {"s1"}}.Encode()
 	fmt.Fprintf(w, `<html><body><p id="signed-in">%s</p><a id="logout" href="%s">logout</a></body></html>`,
 		html.EscapeString(idt.Subject), html.EscapeString(logout))
+}
+
+// bye is the post_logout_redirect_uri: a page a browser test can wait for.
+func (rp *RP) bye(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<html><body><p id="signed-out">%s</p></body></html>`, html.EscapeString(r.URL.Query().Get("state")))
+}
+
+// Reset forgets the last callback's outcome.
+func (rp *RP) Reset() {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	rp.Last = Result{}
 }
 
 // Result returns the last callback's outcome.
