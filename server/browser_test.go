@@ -159,7 +159,11 @@ func TestBrowserSignInConsentUserinfoLogout(t *testing.T) {
 }
 
 func TestBrowserWrongPasswordAndDeniedConsent(t *testing.T) {
-	_, rp := startWeb(t, "sqlite", false)
+	each(t, func(t *testing.T, backend string) { browserWrongPasswordAndDeniedConsent(t, backend) })
+}
+
+func browserWrongPasswordAndDeniedConsent(t *testing.T, backend string) {
+	_, rp := startWeb(t, backend, false)
 	rp.Params.Set("ui_locales", "zh-CN") // the OIDC request's wish beats Accept-Language
 	ctx := browser(t)
 	var alert, lang string
@@ -188,7 +192,11 @@ func TestBrowserWrongPasswordAndDeniedConsent(t *testing.T) {
 }
 
 func TestBrowserPublicClientFormPost(t *testing.T) {
-	_, rp := startWeb(t, "sqlite", true, func(c *storage.Client) { c.SkipConsent = true })
+	each(t, func(t *testing.T, backend string) { browserPublicClientFormPost(t, backend) })
+}
+
+func browserPublicClientFormPost(t *testing.T, backend string) {
+	_, rp := startWeb(t, backend, true, func(c *storage.Client) { c.SkipConsent = true })
 	rp.Params.Set("response_mode", "form_post")
 	rp.Params.Set("ui_locales", "en")
 	ctx := browser(t)
@@ -207,7 +215,7 @@ func TestBrowserPublicClientFormPost(t *testing.T) {
 	if heading != "Sign in to your account" {
 		t.Fatalf("ui_locales=en gave heading %q", heading)
 	}
-	if os.Getenv("LINGPAI_SCREENSHOTS") != "" {
+	if os.Getenv("LINGPAI_SCREENSHOTS") != "" && backend == "sqlite" {
 		shoot(t, rp, "en", "login-en.png")
 		shoot(t, rp, "zh-CN", "login-zh-CN.png")
 		_, crp := startWeb(t, "sqlite", false)
@@ -466,12 +474,23 @@ func TestAuthorizeProtocolCases(t *testing.T) {
 	})
 }
 
+// TestRequirePKCEClient: a confidential client registered with --require-pkce, and every public
+// client, is refused an authorization request without a code_challenge.
 func TestRequirePKCEClient(t *testing.T) {
-	s, rp := startWeb(t, "sqlite", false, func(c *storage.Client) { c.RequirePKCE = true; c.SkipConsent = true })
-	q := url.Values{"client_id": {"web"}, "response_type": {"code"}, "redirect_uri": {rp.URL + "/callback"},
-		"scope": {"openid"}, "state": {"state-xyz"}}
-	loc := newFlow(t, s).authorize(q)
-	if loc.Query().Get("error") != "invalid_request" {
-		t.Fatalf("client requiring PKCE without a challenge: %v", loc)
-	}
+	each(t, func(t *testing.T, backend string) {
+		for _, tt := range []struct {
+			name   string
+			public bool
+		}{{"confidential client with require_pkce", false}, {"public client", true}} {
+			t.Run(tt.name, func(t *testing.T) {
+				s, rp := startWeb(t, backend, tt.public, func(c *storage.Client) { c.RequirePKCE = !tt.public; c.SkipConsent = true })
+				q := url.Values{"client_id": {"web"}, "response_type": {"code"}, "redirect_uri": {rp.URL + "/callback"},
+					"scope": {"openid"}, "state": {"state-xyz"}}
+				loc := newFlow(t, s).authorize(q)
+				if loc.Query().Get("error") != "invalid_request" || loc.Query().Get("state") != "state-xyz" {
+					t.Fatalf("no code_challenge: %v", loc)
+				}
+			})
+		}
+	})
 }
