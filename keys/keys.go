@@ -226,9 +226,36 @@ func (s *signer) keyFor(ctx context.Context, token string) (*jose.JSONWebKey, er
 	}
 	key, ok := set.byKID[h.KID]
 	if !ok {
+		// A key rotated at another replica signs tokens before this one's cache_ttl is up: look
+		// again, at most once per unknownKIDReload, so forged kids cannot hammer the database.
+		if set = s.k.reloadForUnknownKID(ctx, set); set != nil {
+			key, ok = set.byKID[h.KID]
+		}
+	}
+	if !ok {
 		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorUnverifiable, Inner: fmt.Errorf("unknown kid %q", h.KID)}
 	}
 	return key, nil
+}
+
+// unknownKIDReload is the least time between reloads prompted by a token with an unknown kid.
+const unknownKIDReload = time.Second
+
+// reloadForUnknownKID reloads the set when s was loaded at least unknownKIDReload ago and no
+// other caller is reloading; otherwise (or on a database error) it returns nil.
+func (k *Keyring) reloadForUnknownKID(ctx context.Context, s *set) *set {
+	if k.now().Sub(s.loadedAt) < unknownKIDReload || !k.loading.TryLock() {
+		return nil
+	}
+	defer k.loading.Unlock()
+	if cur := k.cur.Load(); cur != s { // reloaded meanwhile
+		return cur
+	}
+	ns, err := k.load(ctx)
+	if err != nil {
+		return nil
+	}
+	return ns
 }
 
 func (s *signer) fixed(key *jose.JSONWebKey) *jwt.DefaultSigner {

@@ -110,3 +110,47 @@ func BenchmarkSignRS256(b *testing.B) {
 		})
 	})
 }
+
+// TestUnknownKIDReloadsOnce: a token signed with a key rotated at another replica verifies here
+// before cache_ttl is up, and unknown kids reload the keys at most once per unknownKIDReload.
+func TestUnknownKIDReloadsOnce(t *testing.T) {
+	ctx := context.Background()
+	st := storagetest.OpenSQLite(t, storage.Options{})
+	now := time.Now()
+	here, err := New(ctx, st, Options{Algorithm: "RS256", Overlap: time.Hour, CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	here.now = func() time.Time { return now }
+	if err := here.Refresh(ctx); err != nil { // loadedAt on the fake clock
+		t.Fatal(err)
+	}
+	// Another replica rotates and signs with the new key.
+	if _, err := Rotate(ctx, st, "RS256"); err != nil {
+		t.Fatal(err)
+	}
+	there, err := New(ctx, st, Options{Algorithm: "RS256", Overlap: time.Hour, CacheTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := there.Signer().Generate(ctx, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}, &jwt.Headers{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Signer().Validate(ctx, tok); err == nil {
+		t.Fatal("verified before any reload was due: the test clock is not in effect")
+	}
+	now = now.Add(unknownKIDReload)
+	if _, err := here.Signer().Validate(ctx, tok); err != nil {
+		t.Fatalf("token of a key rotated elsewhere, well within cache_ttl: %v", err)
+	}
+	// A forged kid right after reloads nothing.
+	loaded := here.cur.Load()
+	parts := strings.Split(tok, ".")
+	if _, err := here.Signer().Validate(ctx, "eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vcGUifQ."+parts[1]+"."+parts[2]); err == nil {
+		t.Fatal("unknown kid accepted")
+	}
+	if here.cur.Load() != loaded {
+		t.Fatal("an unknown kid reloaded the keys again within unknownKIDReload")
+	}
+}
