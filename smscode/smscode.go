@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"sync/atomic"
 	"time"
 
 	"github.com/lingpai/lingpai/storage"
@@ -67,6 +68,10 @@ type Service struct {
 	opts   Options
 	now    func() time.Time
 	logger *slog.Logger
+	// sendTime is a moving average of how long the gateway takes to accept a message (ns). A
+	// request for a phone with no account waits about as long, so response time does not tell
+	// which phones have accounts.
+	sendTime atomic.Int64
 }
 
 // New returns a service. key keys the code hashes (a server secret shared by all replicas).
@@ -108,8 +113,9 @@ type reservation struct {
 }
 
 // Request issues a code for phone (E.164) asked from ip. deliver is false for a phone with no
-// account and no auto-registration: the code is then stored but never sent, so the answer, the
-// limits and the timing of later requests are those of a real phone and reveal nothing.
+// account and no auto-registration: the code is then stored but never sent, and the answer comes
+// after about as long as a send takes, so the answer, its timing, the limits and later requests
+// are those of a real phone and reveal nothing.
 func (s *Service) Request(ctx context.Context, phone, ip string, deliver bool) (Issued, error) {
 	now := s.now().UTC()
 	hour, day := now.Unix()/3600, (now.Unix()+china)/86400
@@ -170,7 +176,10 @@ func (s *Service) Request(ctx context.Context, phone, ip string, deliver bool) (
 		release()
 		return Issued{}, err
 	}
-	if deliver {
+	if !deliver {
+		s.waitLikeASend(ctx)
+	} else {
+		started := time.Now()
 		if err := s.sender.Send(ctx, phone, code, s.opts.TTL); err != nil {
 			release() // a send that failed counts for none
 			// and leaves the previous code as it was: still redeemable if it was.
@@ -182,6 +191,7 @@ func (s *Service) Request(ctx context.Context, phone, ip string, deliver bool) (
 			}
 			return Issued{}, fmt.Errorf("%w: %w", ErrSendFailed, err)
 		}
+		s.recordSend(time.Since(started))
 	}
 	return Issued{ExpiresIn: int(s.opts.TTL.Seconds()), ResendAfter: int(s.opts.ResendInterval.Seconds())}, nil
 }
@@ -194,4 +204,32 @@ func (s *Service) Redeem(ctx context.Context, phone, code string) (bool, error) 
 		code = "x"
 	}
 	return s.store.RedeemSMSCode(ctx, phone, s.hash(phone, code), s.opts.MaxAttempts, s.now().UTC())
+}
+
+// recordSend folds one successful send's duration into the moving average (weight 1/8).
+func (s *Service) recordSend(d time.Duration) {
+	for {
+		old := s.sendTime.Load()
+		next := int64(d)
+		if old != 0 {
+			next = old - old/8 + int64(d)/8
+		}
+		if s.sendTime.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// waitLikeASend waits about as long as a real send takes (nothing before the first one).
+func (s *Service) waitLikeASend(ctx context.Context) {
+	d := time.Duration(s.sendTime.Load())
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

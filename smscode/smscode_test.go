@@ -263,3 +263,32 @@ func TestSendInFlightHoldsResendInterval(t *testing.T) {
 		})
 	}
 }
+
+// slowSender takes d to accept a message, like a real gateway across the network.
+type slowSender struct{ d time.Duration }
+
+func (s slowSender) Send(context.Context, string, string, time.Duration) error {
+	time.Sleep(s.d)
+	return nil
+}
+
+// TestNoAccountRequestTakesAsLongAsASend: the answer for a phone with no account (stored, never
+// sent) comes no sooner than a real send takes, so timing does not reveal which phones have
+// accounts. Only the lower bound is asserted: a timer never fires early.
+func TestNoAccountRequestTakesAsLongAsASend(t *testing.T) {
+	const gateway = 40 * time.Millisecond
+	st := storagetest.OpenSQLite(t, storage.Options{})
+	clk := &clock{now: time.Date(2030, 5, 1, 2, 0, 0, 0, time.UTC)}
+	svc := smscode.New(st, slowSender{gateway}, []byte("test-key-test-key-test-key-32byt"), opts, clk.Now, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	if _, err := svc.Request(ctx, testPhone, testIP, true); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := svc.Request(ctx, "+8613900139000", testIP, false); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < gateway {
+		t.Fatalf("no-account request answered in %s, a send takes %s", took, gateway)
+	}
+}
