@@ -130,15 +130,15 @@ func (e *env) openStore(cfgPath string) (*config.Config, *storage.Store, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(e.ctx, cfg)
+	st, err := openStore(e.ctx, cfg, newLogger(e.stderr, cfg))
 	if err != nil {
 		return nil, nil, err
 	}
 	return cfg, st, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (*storage.Store, error) {
-	st, err := storage.Open(storage.Options{
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*storage.Store, error) {
+	st, err := storage.Open(storage.Options{Logger: logger,
 		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, MaxOpenConns: cfg.Database.MaxOpenConns,
 		MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{strings.TrimRight(cfg.Server.Issuer, "/") + "/resources"},

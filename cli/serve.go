@@ -41,7 +41,7 @@ func (e *env) serve(args []string) error {
 		defer cleanup()
 	}
 	logger := newLogger(e.stderr, cfg)
-	st, err := openStore(e.ctx, cfg)
+	st, err := openStore(e.ctx, cfg, logger)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ type Options struct {
 	ClientCacheTTL time.Duration
 	// DefaultAudience is the aud given to tokens of clients that register none.
 	DefaultAudience []string
+	// Logger receives failures that no caller can see (a family revocation after a detected reuse
+	// runs after the failing request's rollback); nil discards them.
+	Logger *slog.Logger
 }
 
 // Store is the GORM-backed implementation of every storage interface lingpai uses.

@@ -244,13 +244,13 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signat
 	res := s.db(ctx).Table(tblRefresh).Where("signature = ? AND active = ?", k, true).Update("active", false)
 	if res.Error != nil {
 		if IsRetryable(res.Error) { // lost a lock race on this very token: a concurrent use of it
-			s.afterRollback(ctx, func(ctx context.Context) { _ = s.revokeFamily(ctx, requestID) })
+			s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, requestID) })
 			return fmt.Errorf("%w: %w: %w", fosite.ErrSerializationFailure, ErrTokenReused, res.Error)
 		}
 		return fmt.Errorf("storage: rotate refresh token: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		s.afterRollback(ctx, func(ctx context.Context) { _ = s.revokeFamily(ctx, requestID) })
+		s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, requestID) })
 		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, ErrTokenReused)
 	}
 	// Retire the access token issued with this refresh token, by primary key: a range delete by
@@ -293,6 +293,16 @@ func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 		return fmt.Errorf("storage: revoke access tokens: %w", err)
 	}
 	return nil
+}
+
+// revokeReusedFamily revokes the family of a reused refresh token. It runs after the request's
+// transaction rolled back, so its error has no caller: it is logged, since a family left alive
+// after a detected reuse is a security event an operator must see.
+func (s *Store) revokeReusedFamily(ctx context.Context, requestID string) {
+	if err := s.revokeFamily(ctx, requestID); err != nil && s.opts.Logger != nil {
+		s.opts.Logger.ErrorContext(ctx, "refresh token reuse: revoking the token family failed", "event", "token.family_revoke_failed",
+			"grant_request_id", requestID, "error", err.Error())
+	}
 }
 
 func (s *Store) revokeFamily(ctx context.Context, requestID string) error {
