@@ -89,9 +89,9 @@ func Lang(uiLocales string, r *http.Request) string {
 			prefs = append(prefs, tag)
 		}
 	}
-	if len(prefs) == 0 {
-		prefs, _, _ = language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
-	}
+	// Accept-Language after them: it decides when ui_locales names only languages we lack.
+	accept, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))
+	prefs = append(prefs, accept...)
 	if len(prefs) == 0 {
 		return "zh-CN" // most of lingpai's users read Chinese first
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -77,6 +78,27 @@ func TestMessagesInBothLanguages(t *testing.T) {
 	for key := range messages["en"] {
 		if _, ok := messages["zh-CN"][key]; !ok {
 			t.Errorf("%s: no Chinese", key)
+		}
+	}
+}
+
+func TestLang(t *testing.T) {
+	tests := []struct{ ui, accept, want string }{
+		{"", "", "zh-CN"},
+		{"en", "zh-CN,zh;q=0.9", "en"},
+		{"zh-CN", "en-US", "zh-CN"},
+		{"fr", "en-US,en;q=0.9", "en"}, // ui_locales names only languages we lack
+		{"fr de", "zh-TW", "zh-CN"},    // Chinese of another script still reads Chinese
+		{"", "en-GB", "en"},
+		{"", "ja", "zh-CN"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/account/login", nil)
+		if tt.accept != "" {
+			r.Header.Set("Accept-Language", tt.accept)
+		}
+		if got := Lang(tt.ui, r); got != tt.want {
+			t.Errorf("ui_locales %q, Accept-Language %q: %s, want %s", tt.ui, tt.accept, got, tt.want)
 		}
 	}
 }
