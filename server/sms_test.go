@@ -11,32 +11,16 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testclock"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/smsgw"
 	"github.com/lingpai/lingpai/smsgw/smsgwtest"
 )
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type smsRig struct {
 	*lingpaitest.Server
 	hook   *smsgwtest.Webhook
-	clock  *testClock
+	clock  *testclock.Clock
 	secret string
 	userID string
 }
@@ -50,7 +34,7 @@ func startSMS(t *testing.T, backend string, tune func(*config.SMS)) *smsRig {
 	// ahead of the wall clock, never behind, so nothing it stores looks expired to the janitor.
 	const china = 8 * 3600
 	day := (time.Now().Unix() + china) / 86400
-	clock := &testClock{t: time.Unix((day+1)*86400-china+1, 0).UTC()}
+	clock := testclock.New(time.Unix((day+1)*86400-china+1, 0).UTC())
 	s := lingpaitest.Start(t, backend, func(c *config.Config) {
 		c.Grants.Enabled = append(c.Grants.Enabled, "sms")
 		c.SMS = &config.SMS{Config: smsgw.Config{Provider: "webhook", Webhook: smsgw.Webhook{URL: hook.URL, Secret: "hook-secret"}}}
@@ -59,7 +43,7 @@ func startSMS(t *testing.T, backend string, tune func(*config.SMS)) *smsRig {
 		if tune != nil {
 			tune(c.SMS)
 		}
-	}, server.WithClock(clock.now))
+	}, server.WithClock(clock.Now))
 	secret := s.Client("app", []string{"sms", "refresh_token"}, []string{"openid", "phone", "offline_access"})
 	u, err := s.App.Accounts.CreateUser(context.Background(), accounts.NewUser{Username: "lily", Password: "lily-password", Phone: "+8613800138000"})
 	if err != nil {
@@ -122,7 +106,7 @@ func TestSMSNormalisationAndErrors(t *testing.T) {
 	forms := []string{"13800138000", "+86 138 0013 8000", "008613800138000", "+86-138-0013-8000"}
 	for i, askAs := range forms {
 		redeemAs := forms[(i+1)%len(forms)]
-		r.clock.add(2 * time.Second)
+		r.clock.Add(2 * time.Second)
 		if a := r.ask(askAs); a.Status != 200 {
 			t.Fatalf("ask as %q: %s", askAs, a.Raw)
 		}
@@ -179,31 +163,31 @@ func smsLifecycle(t *testing.T, r *smsRig) {
 		}
 	})
 	t.Run("expired code", func(t *testing.T) {
-		r.clock.add(2 * time.Minute)
+		r.clock.Add(2 * time.Minute)
 		r.ask(phone)
 		code := r.hook.Last(phone)
-		r.clock.add(5*time.Minute + time.Second)
+		r.clock.Add(5*time.Minute + time.Second)
 		if tok := r.redeem(phone, code); tok.Str("error") != "invalid_grant" {
 			t.Fatalf("expired code: %s", tok.Raw)
 		}
 	})
 	t.Run("resend too early is 429 with Retry-After", func(t *testing.T) {
-		r.clock.add(2 * time.Minute)
+		r.clock.Add(2 * time.Minute)
 		if a := r.ask(phone); a.Status != 200 {
 			t.Fatal(a.Raw)
 		}
-		r.clock.add(10 * time.Second)
+		r.clock.Add(10 * time.Second)
 		a := r.ask(phone)
 		if a.Status != 429 || a.Str("error") != "slow_down" || a.Header.Get("Retry-After") != "50" {
 			t.Fatalf("early resend: %d %s Retry-After=%q", a.Status, a.Raw, a.Header.Get("Retry-After"))
 		}
-		r.clock.add(51 * time.Second)
+		r.clock.Add(51 * time.Second)
 		if a := r.ask(phone); a.Status != 200 {
 			t.Fatalf("resend after the interval: %s", a.Raw)
 		}
 	})
 	t.Run("a failed send counts for nothing and gives 503", func(t *testing.T) {
-		r.clock.add(2 * time.Minute)
+		r.clock.Add(2 * time.Minute)
 		before := len(r.hook.Messages())
 		r.hook.FailNext("500")
 		if a := r.ask(phone); a.Status != 503 || a.Str("error") != "temporarily_unavailable" {
@@ -214,7 +198,7 @@ func smsLifecycle(t *testing.T, r *smsRig) {
 		}
 	})
 	t.Run("a gateway timeout counts for nothing and gives 503", func(t *testing.T) {
-		r.clock.add(2 * time.Minute)
+		r.clock.Add(2 * time.Minute)
 		before := len(r.hook.Messages())
 		r.hook.Hang(time.Minute) // past the timeout; ends when lingpai gives up
 		a := r.ask(phone)
@@ -230,7 +214,7 @@ func smsLifecycle(t *testing.T, r *smsRig) {
 		}
 	})
 	t.Run("a webhook's 429 is a failed send like any non-2xx: 503, counts for nothing", func(t *testing.T) {
-		r.clock.add(2 * time.Minute)
+		r.clock.Add(2 * time.Minute)
 		before := len(r.hook.Messages())
 		r.hook.FailNext("429")
 		if a := r.ask(phone); a.Status != 503 || a.Str("error") != "temporarily_unavailable" {
@@ -266,12 +250,12 @@ func TestSMSSendingLimits(t *testing.T) {
 			r := startSMS(t, "sqlite", func(s *config.SMS) { s.ResendInterval = time.Second; tt.tune(s) })
 			// Start just after a day boundary (China time) so an hour and a day are comparable.
 			for i := 0; i < 2; i++ {
-				r.clock.add(2 * time.Second)
+				r.clock.Add(2 * time.Second)
 				if a := r.ask(tt.phone(i)); a.Status != 200 {
 					t.Fatalf("send %d: %s", i, a.Raw)
 				}
 			}
-			r.clock.add(2 * time.Second)
+			r.clock.Add(2 * time.Second)
 			sent := len(r.hook.Messages())
 			a := r.ask(tt.phone(2))
 			if a.Status != 429 || a.Str("error") != "slow_down" || a.Header.Get("Retry-After") == "" {
@@ -302,7 +286,7 @@ func TestSMSAutoRegister(t *testing.T) {
 		r := startSMS(t, "sqlite", func(s *config.SMS) { s.AutoRegister = true; s.ResendInterval = time.Second })
 		var subs []any
 		for i := 0; i < 2; i++ {
-			r.clock.add(2 * time.Second)
+			r.clock.Add(2 * time.Second)
 			r.ask("+8613700000000")
 			tok := r.redeem("+8613700000000", r.hook.Last("+8613700000000"))
 			if tok.Status != 200 {
@@ -380,12 +364,12 @@ func TestSMSLimitsAcrossReplicas(t *testing.T) {
 			a := startSMS(t, "mysql", func(s *config.SMS) { s.ResendInterval = time.Second; tt.tune(s) })
 			b := &smsRig{Server: a.Replica(), hook: a.hook, clock: a.clock, secret: a.secret, userID: a.userID}
 			for i, at := range []*smsRig{a, b} {
-				a.clock.add(2 * time.Second)
+				a.clock.Add(2 * time.Second)
 				if r := at.ask(tt.phone(i)); r.Status != 200 {
 					t.Fatalf("send %d: %s", i, r.Raw)
 				}
 			}
-			a.clock.add(2 * time.Second)
+			a.clock.Add(2 * time.Second)
 			for name, at := range map[string]*smsRig{"A": a, "B": b} {
 				if r := at.ask(tt.phone(2)); r.Status != 429 || r.Str("error") != "slow_down" {
 					t.Fatalf("third send at %s: %d %s", name, r.Status, r.Raw)

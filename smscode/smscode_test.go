@@ -12,6 +12,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/lingpai/lingpai/internal/testclock"
 	"github.com/lingpai/lingpai/smscode"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
@@ -64,30 +65,13 @@ func (s *sender) last(t *testing.T) string {
 	return s.codes[len(s.codes)-1]
 }
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 var opts = smscode.Options{CodeLength: 6, TTL: 5 * time.Minute, MaxAttempts: 5, ResendInterval: time.Minute,
 	HourlyLimit: 5, DailyLimit: 10, IPHourlyLimit: 10, DailyBudget: 100}
 
-func newService(t *testing.T, st *storage.Store) (*smscode.Service, *sender, *clock) {
+func newService(t *testing.T, st *storage.Store) (*smscode.Service, *sender, *testclock.Clock) {
 	t.Helper()
 	snd := &sender{}
-	clk := &clock{now: time.Date(2030, 5, 1, 2, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 5, 1, 2, 0, 0, 0, time.UTC))
 	key := []byte("test-key-test-key-test-key-32byt")
 	return smscode.New(st, snd, key, opts, clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil))), snd, clk
 }
@@ -278,7 +262,7 @@ func (s slowSender) Send(context.Context, string, string, time.Duration) error {
 func TestNoAccountRequestTakesAsLongAsASend(t *testing.T) {
 	const gateway = 40 * time.Millisecond
 	st := storagetest.OpenSQLite(t, storage.Options{})
-	clk := &clock{now: time.Date(2030, 5, 1, 2, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2030, 5, 1, 2, 0, 0, 0, time.UTC))
 	svc := smscode.New(st, slowSender{gateway}, []byte("test-key-test-key-test-key-32byt"), opts, clk.Now, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	if _, err := svc.Request(ctx, testPhone, testIP, true); err != nil {
