@@ -78,7 +78,7 @@ func (b *builder) builtinGrants(ctx context.Context, cfg *config.Config, store *
 			return out, fmt.Errorf("config: %w", err)
 		}
 		out.directory = observedDirectory{dir, met}
-		out.grants = append(out.grants, &passwordad.Grant{Directory: out.directory, Accounts: accts, Logger: logger})
+		out.grants = append(out.grants, &passwordad.Grant{Directory: out.directory, Accounts: accts, Logger: logger, PhoneRegion: phoneRegion(cfg)})
 	}
 	return out, nil
 }
@@ -141,4 +141,13 @@ func outage(err error, kinds ...error) error {
 		}
 	}
 	return nil
+}
+
+// phoneRegion reads directory phone numbers written without a country code: sms.default_region
+// when the sms grant is configured, CN otherwise.
+func phoneRegion(cfg *config.Config) string {
+	if cfg.SMS != nil && cfg.SMS.DefaultRegion != "" {
+		return cfg.SMS.DefaultRegion
+	}
+	return "CN"
 }

@@ -249,7 +249,7 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}).Methods(http.MethodPost)
 	authenticate := accts.Authenticate
 	if built.directory != nil {
-		authenticate = directoryLogin(store, accts, &passwordad.Grant{Directory: built.directory, Accounts: accts, Logger: logger}, regulator)
+		authenticate = directoryLogin(store, accts, &passwordad.Grant{Directory: built.directory, Accounts: accts, Logger: logger, PhoneRegion: phoneRegion(cfg)}, regulator)
 	}
 	web, err := b.web(ctx, cfg, store, provider, authenticate, accts.Claims, keyring, logger)
 	if err != nil {
