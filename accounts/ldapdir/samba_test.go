@@ -31,6 +31,8 @@ func TestAuthenticateSamba(t *testing.T) {
 		{"account expired (701)", "erin", testrig.ErinPass, ldapdir.ErrAccountDisabled, "701"},
 		{"must change password (773)", "frank", testrig.FrankPass, ldapdir.ErrPasswordExpired, "773"},
 		{"injection", "*)(sAMAccountName=*", testrig.AlicePass, ldapdir.ErrInvalidCredentials, ""},
+		{"injection with a wildcard", "al*", testrig.AlicePass, ldapdir.ErrInvalidCredentials, ""},
+		{"injection with a backslash", `CORP\al\2a`, testrig.AlicePass, ldapdir.ErrInvalidCredentials, ""},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,6 +52,24 @@ func TestAuthenticateSamba(t *testing.T) {
 	alice, _ := d.Authenticate(ctx, "alice", testrig.AlicePass)
 	if got, err := d.Lookup(ctx, alice.ID); err != nil || got.DN != alice.DN {
 		t.Fatalf("lookup by objectGUID %s: %+v %v", alice.ID, got, err)
+	}
+	// required_groups against real AD memberOf: a CN or a full DN; a user outside every listed
+	// group gets the same refusal as a wrong password (the caller maps both to invalid_grant).
+	for _, tt := range []struct {
+		name  string
+		group string
+	}{{"required group by CN", "lingpai-admins"}, {"required group by DN", "CN=lingpai-admins," + testrig.UsersDN}} {
+		t.Run(tt.name, func(t *testing.T) {
+			gcfg := cfg
+			gcfg.RequiredGroups = []string{tt.group}
+			g := open(t, gcfg)
+			if _, err := g.Authenticate(ctx, "bob", testrig.BobPass); err != nil {
+				t.Fatalf("bob is in lingpai-admins: %v", err)
+			}
+			if _, err := g.Authenticate(ctx, "alice", testrig.AlicePass); !errors.Is(err, ldapdir.ErrNotInGroup) {
+				t.Fatalf("alice is not in lingpai-admins: %v", err)
+			}
+		})
 	}
 	t.Run("lockout (775)", func(t *testing.T) {
 		dc.SetLockoutThreshold(3)
