@@ -29,9 +29,10 @@ type External struct {
 	Profile NewProfile
 }
 
-// NewProfile is what a just-in-time account starts with.
+// NewProfile is what a just-in-time account starts with. It has no phone: a phone is an SMS
+// sign-in credential, proven only by a code (ByPhone), never by what an upstream says.
 type NewProfile struct {
-	Name, Email, Phone string
+	Name, Email string
 }
 
 // resolveAttempts bounds how often Resolve looks again after losing a race to link an identity.
@@ -84,8 +85,8 @@ func (s *Service) resolveOnce(ctx context.Context, ext External, create bool) (*
 			if !create {
 				return ErrNoAccount
 			}
-			var err error
-			if user, err = s.provision(ctx, ext.Profile); err != nil {
+			user = &storage.User{Name: ext.Profile.Name, Email: ext.Profile.Email}
+			if err := s.store.CreateUser(ctx, user); err != nil {
 				return err
 			}
 		}
@@ -101,26 +102,6 @@ func (s *Service) resolveOnce(ctx context.Context, ext External, create bool) (*
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return user, nil
-}
-
-// provision creates a just-in-time user from p. A phone that already belongs to another account
-// (a shared desk number, someone's SMS account) is left out rather than failing the sign-in.
-func (s *Service) provision(ctx context.Context, p NewProfile) (*storage.User, error) {
-	user := &storage.User{Name: p.Name, Email: p.Email}
-	if p.Phone != "" {
-		ph := p.Phone
-		user.Phone, user.PhoneVerified = &ph, true
-	}
-	err := s.store.CreateUser(ctx, user)
-	if errors.Is(err, storage.ErrUserExists) && user.Phone != nil {
-		s.logger.WarnContext(ctx, "new account's phone is another account's; left out", "event", "account.phone_taken")
-		user = &storage.User{Name: p.Name, Email: p.Email}
-		err = s.store.CreateUser(ctx, user)
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -47,8 +47,8 @@ func TestResolveConcurrentFirstSignIn(t *testing.T) {
 	}{
 		{"wechat unionid and openid", wechatgrant.External("wx-app", "openid-1", "unionid-1")},
 		{"wechat openid only", wechatgrant.External("wx-app", "openid-2", "")},
-		{"ldap with a phone", accounts.External{Provider: "ldap", Subject: "guid-1", Claims: map[string]any{"name": "Alice"},
-			Profile: accounts.NewProfile{Name: "Alice", Email: "alice@corp.example", Phone: "+8613800138000"}}},
+		{"ldap with a profile", accounts.External{Provider: "ldap", Subject: "guid-1", Claims: map[string]any{"name": "Alice"},
+			Profile: accounts.NewProfile{Name: "Alice", Email: "alice@corp.example"}}},
 	}
 	for _, b := range storagetest.Backends() {
 		for _, tc := range cases {
@@ -93,57 +93,6 @@ func TestResolveConcurrentFirstSignIn(t *testing.T) {
 				// And the next sign-in finds the same user.
 				if u, err := svc.Resolve(ctx, tc.ext, false); err != nil || u.ID != subs[0] {
 					t.Fatalf("later sign-in: %v %v", u, err)
-				}
-			})
-		}
-	}
-}
-
-// TestResolveProvisionPhone: a just-in-time account gets the directory's phone, unless another
-// account has that phone already; then it gets none and the sign-in still succeeds.
-func TestResolveProvisionPhone(t *testing.T) {
-	const ph = "+8613800138000"
-	cases := []struct {
-		name      string
-		taken     bool
-		wantPhone bool
-	}{
-		{"free phone", false, true},
-		{"phone of another account", true, false},
-	}
-	for _, b := range storagetest.Backends() {
-		for _, tc := range cases {
-			t.Run(b.Name+"/"+tc.name, func(t *testing.T) {
-				st := b.Open(t, storage.Options{})
-				svc := newService(t, st)
-				ctx := context.Background()
-				var other *storage.User
-				if tc.taken {
-					var err error
-					if other, err = svc.ByPhone(ctx, ph, true); err != nil {
-						t.Fatal(err)
-					}
-				}
-				u, err := svc.Resolve(ctx, accounts.External{Provider: "ldap", Subject: "guid-1",
-					Profile: accounts.NewProfile{Name: "Alice", Phone: ph}}, true)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if other != nil && u.ID == other.ID {
-					t.Fatal("the directory user was given the other account")
-				}
-				switch {
-				case tc.wantPhone && (u.Phone == nil || *u.Phone != ph || !u.PhoneVerified):
-					t.Fatalf("phone %v verified %v", u.Phone, u.PhoneVerified)
-				case !tc.wantPhone && u.Phone != nil:
-					t.Fatalf("took another account's phone: %v", *u.Phone)
-				}
-				owner := u
-				if other != nil {
-					owner = other
-				}
-				if byPhone, err := st.UserByPhone(ctx, ph); err != nil || byPhone.ID != owner.ID {
-					t.Fatalf("owner of the phone: %v %v", byPhone, err)
 				}
 			})
 		}

@@ -177,11 +177,9 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 	// outage would look like bad credentials; the health check tells the two apart.
 	storageSuspect := rfc.ErrorField == fosite.ErrServerError.ErrorField ||
 		(rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && !errors.Is(err, fosite.ErrNotFound))
-	if storageSuspect && h.Healthy != nil {
-		if herr := h.Healthy(ctx); herr != nil {
-			err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.").WithWrap(err)
-			rfc = fosite.ErrorToRFC6749Error(err)
-		}
+	if storageSuspect && storageDown(ctx, h.Healthy) {
+		err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.").WithWrap(err)
+		rfc = fosite.ErrorToRFC6749Error(err)
 	}
 	info.Add(slog.String("outcome", rfc.ErrorField))
 	h.countFailure(reqGrant(ar), rfc.ErrorField)

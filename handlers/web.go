@@ -339,7 +339,7 @@ func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 		}
 		data.CSRF = csrf
 		h.Pages.Render(w, status, "login", pages.Page{Lang: lang, Title: pagesText(lang, "signin.title"), Error: msg, Data: data,
-			SwitchURL: loginSwitchURL(r, lang, resume)})
+			SwitchURL: switchURL(r, lang)})
 	}
 	if r.Method != http.MethodPost {
 		render(http.StatusOK, "")
@@ -377,19 +377,6 @@ func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 		name = displayName(u)
 	}
 	h.Pages.Render(w, http.StatusOK, "signedin", pages.Page{Lang: lang, Title: pagesText(lang, "signedin.title"), Data: name})
-}
-
-// loginSwitchURL is the sign-in page in the other language: inside return_to when it resumes an
-// authorize request, as ui_locales on the plain page.
-func loginSwitchURL(r *http.Request, lang string, resume bool) string {
-	if resume {
-		return switchURL(r, lang)
-	}
-	other := "en"
-	if lang == "en" {
-		other = "zh-CN"
-	}
-	return r.URL.Path + "?ui_locales=" + other
 }
 
 type loginData struct {
@@ -481,6 +468,8 @@ func (h *Web) clientName(ctx context.Context, id string) string {
 }
 
 // switchURL is this page in the other language (via ui_locales inside return_to).
+// switchURL is this page in the other language: inside return_to when the page resumes an
+// authorize request, as ui_locales on the plain sign-in page.
 func switchURL(r *http.Request, lang string) string {
 	other := "en"
 	if lang == "en" {
@@ -488,7 +477,7 @@ func switchURL(r *http.Request, lang string) string {
 	}
 	q, ok := parseReturn(r.Form.Get("return_to"))
 	if !ok {
-		return ""
+		return r.URL.Path + "?ui_locales=" + other
 	}
 	q.Set("ui_locales", other)
 	return r.URL.Path + "?return_to=" + url.QueryEscape(authorizePath+"?"+q.Encode())

@@ -141,22 +141,27 @@ func (k *Keyring) load(ctx context.Context) (*set, error) {
 	return s, nil
 }
 
-// current returns the cached set, reloading it when older than the TTL. One caller reloads while
-// the others keep using the previous set, so a slow database never stalls signing.
+// current returns the cached set, reloading it when older than the TTL.
 func (k *Keyring) current(ctx context.Context) (*set, error) {
+	return k.reloadIfOlder(ctx, k.opts.CacheTTL), nil
+}
+
+// reloadIfOlder returns the cached set, reloaded first when it is older than age. One caller
+// reloads while the others keep using the previous set, so a slow database never stalls signing;
+// a failed reload keeps what we have (readiness reports the database).
+func (k *Keyring) reloadIfOlder(ctx context.Context, age time.Duration) *set {
 	s := k.cur.Load()
-	if k.now().Sub(s.loadedAt) < k.opts.CacheTTL {
-		return s, nil
-	}
-	if !k.loading.TryLock() {
-		return s, nil
+	if k.now().Sub(s.loadedAt) < age || !k.loading.TryLock() {
+		return s
 	}
 	defer k.loading.Unlock()
-	ns, err := k.load(ctx)
-	if err != nil {
-		return s, nil // keep signing with what we have; readiness reports the database
+	if s = k.cur.Load(); k.now().Sub(s.loadedAt) < age { // reloaded meanwhile
+		return s
 	}
-	return ns, nil
+	if ns, err := k.load(ctx); err == nil {
+		return ns
+	}
+	return s
 }
 
 // Refresh forces a reload (after a local rotation).
@@ -228,9 +233,7 @@ func (s *signer) keyFor(ctx context.Context, token string) (*jose.JSONWebKey, er
 	if !ok {
 		// A key rotated at another replica signs tokens before this one's cache_ttl is up: look
 		// again, at most once per unknownKIDReload, so forged kids cannot hammer the database.
-		if set = s.k.reloadForUnknownKID(ctx, set); set != nil {
-			key, ok = set.byKID[h.KID]
-		}
+		key, ok = s.k.reloadIfOlder(ctx, unknownKIDReload).byKID[h.KID]
 	}
 	if !ok {
 		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorUnverifiable, Inner: fmt.Errorf("unknown kid %q", h.KID)}
@@ -240,23 +243,6 @@ func (s *signer) keyFor(ctx context.Context, token string) (*jose.JSONWebKey, er
 
 // unknownKIDReload is the least time between reloads prompted by a token with an unknown kid.
 const unknownKIDReload = time.Second
-
-// reloadForUnknownKID reloads the set when s was loaded at least unknownKIDReload ago and no
-// other caller is reloading; otherwise (or on a database error) it returns nil.
-func (k *Keyring) reloadForUnknownKID(ctx context.Context, s *set) *set {
-	if k.now().Sub(s.loadedAt) < unknownKIDReload || !k.loading.TryLock() {
-		return nil
-	}
-	defer k.loading.Unlock()
-	if cur := k.cur.Load(); cur != s { // reloaded meanwhile
-		return cur
-	}
-	ns, err := k.load(ctx)
-	if err != nil {
-		return nil
-	}
-	return ns
-}
 
 func (s *signer) fixed(key *jose.JSONWebKey) *jwt.DefaultSigner {
 	return &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (interface{}, error) { return key, nil }}

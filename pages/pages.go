@@ -34,14 +34,6 @@ type Renderer struct {
 
 // New parses the templates once.
 func New(brand Brand) (*Renderer, error) {
-	t, err := parse(brand)
-	if err != nil {
-		return nil, err
-	}
-	return &Renderer{brand: brand, tmpl: t}, nil
-}
-
-func parse(brand Brand) (*template.Template, error) {
 	t, err := template.New("").Funcs(template.FuncMap{
 		"t":              func(lang, key string) string { return text(lang, key) },
 		"brand":          func() Brand { return brand },
@@ -50,7 +42,7 @@ func parse(brand Brand) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pages: %w", err)
 	}
-	return t, nil
+	return &Renderer{brand: brand, tmpl: t}, nil
 }
 
 // formPostScript submits the form_post page; FormPostCSP allows exactly this script.
@@ -68,13 +60,7 @@ var FormPostCSP = func() string {
 // page that carries the authorization response (or error) to the client's redirect URI. fosite
 // executes it with struct{ RedirURL string; Parameters url.Values } (WriteAuthorizeFormPostResponse).
 // fosite gives it no request, so the page is in both languages, Chinese first.
-func FormPost(brand Brand) (*template.Template, error) {
-	t, err := parse(brand)
-	if err != nil {
-		return nil, err
-	}
-	return t.Lookup("form_post.html"), nil
-}
+func (r *Renderer) FormPost() *template.Template { return r.tmpl.Lookup("form_post.html") }
 
 var (
 	supported = []language.Tag{language.SimplifiedChinese, language.English}

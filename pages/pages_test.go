@@ -15,7 +15,8 @@ import (
 
 // FormPost is executed by fosite itself, with the data fosite passes.
 func TestFormPostWithFositesData(t *testing.T) {
-	tmpl, err := FormPost(Brand{ProductName: "Acme 登录", LogoURL: "https://acme.example/logo.png"})
+	r, err := New(Brand{ProductName: "Acme 登录", LogoURL: "https://acme.example/logo.png"})
+	tmpl := r.FormPost()
 	if err != nil {
 		t.Fatal(err)
 	}

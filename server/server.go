@@ -109,8 +109,7 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	}
 
 	hasher := hashing.Hasher{}
-	// response_mode=form_post: our page (lang, branding, a <noscript> button), not fosite's bare one.
-	formPost, err := pages.FormPost(pages.Brand{ProductName: cfg.UI.ProductName, LogoURL: cfg.UI.LogoURL})
+	renderer, err := pages.New(pages.Brand{ProductName: cfg.UI.ProductName, LogoURL: cfg.UI.LogoURL})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +132,8 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 		EnablePKCEPlainChallengeMethod: false,
 		TokenEntropy:                   32,
 		MinParameterEntropy:            8,
-		FormPostHTMLTemplate:           formPost,
+		// response_mode=form_post: our page (branding, a <noscript> button), not fosite's bare one.
+		FormPostHTMLTemplate: renderer.FormPost(),
 	}
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
 	var core oauth2.CoreStrategy = hmacStrategy
@@ -251,7 +251,7 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	if built.directory != nil {
 		authenticate = directoryLogin(store, accts, &passwordad.Grant{Directory: built.directory, Accounts: accts, Logger: logger, PhoneRegion: phoneRegion(cfg)}, regulator)
 	}
-	web, err := b.web(ctx, cfg, store, provider, authenticate, accts.Claims, keyring, logger)
+	web, err := b.web(ctx, cfg, store, provider, renderer, authenticate, accts.Claims, keyring, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -25,17 +25,13 @@ import (
 )
 
 // web builds the browser side: sign-in and consent pages, sessions, userinfo and logout.
-func (b *builder) web(ctx context.Context, cfg *config.Config, store *storage.Store, provider fosite.OAuth2Provider,
+func (b *builder) web(ctx context.Context, cfg *config.Config, store *storage.Store, provider fosite.OAuth2Provider, renderer *pages.Renderer,
 	authenticate func(ctx context.Context, username, password string) (string, error),
 	claims func(ctx context.Context, subject string) (map[string]any, error), keyring *keys.Keyring,
 	logger *slog.Logger) (*handlers.Web, error) {
 	csrfKey, err := store.Secret(ctx, "csrf-key", 32)
 	if err != nil {
 		return nil, fmt.Errorf("server: csrf key: %w", err)
-	}
-	renderer, err := pages.New(pages.Brand{ProductName: cfg.UI.ProductName, LogoURL: cfg.UI.LogoURL})
-	if err != nil {
-		return nil, err
 	}
 	now := b.now
 	if now == nil {

@@ -15,6 +15,7 @@ import (
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 )
 
@@ -161,6 +162,15 @@ func (s *Store) db(ctx context.Context) *gorm.DB {
 		return st.tx
 	}
 	return s.gdb.WithContext(ctx)
+}
+
+// forUpdate is db(ctx) whose next read locks the rows it reads (by primary key only: a range lock
+// deadlocks against inserts) for the rest of the transaction on MySQL; SQLite has one writer.
+func (s *Store) forUpdate(ctx context.Context) *gorm.DB {
+	if s.driver == "mysql" {
+		return s.db(ctx).Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return s.db(ctx)
 }
 
 // BeginTX starts a transaction carried in the returned context (fosite's storage.Transactional).

@@ -69,11 +69,7 @@ func (s *Store) lease(ctx context.Context, name string) (*SystemSecret, error) {
 	if err := s.db(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return nil, fmt.Errorf("storage: lease %s: %w", name, err)
 	}
-	q := s.db(ctx)
-	if s.driver == "mysql" {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.Where("name = ?", row.Name).Take(&row).Error; err != nil {
+	if err := s.forUpdate(ctx).Where("name = ?", row.Name).Take(&row).Error; err != nil {
 		return nil, fmt.Errorf("storage: lease %s: %w", name, err)
 	}
 	return &row, nil

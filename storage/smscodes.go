@@ -25,20 +25,10 @@ type SMSCode struct {
 // ErrTooEarly means a code was sent to this phone less than the resend interval ago.
 var ErrTooEarly = errors.New("storage: code sent too recently")
 
-// PutSMSCode stores a new code for phone unless the previous one was sent after notBefore
-// (compare-and-set, so two concurrent requests cannot both send). It returns ErrTooEarly with the
-// previous send time otherwise.
-func (s *Store) PutSMSCode(ctx context.Context, c *SMSCode, notBefore time.Time) (time.Time, error) {
-	prev, err := s.ReplaceSMSCode(ctx, c, notBefore)
-	if errors.Is(err, ErrTooEarly) {
-		return prev.SentAt, err
-	}
-	return time.Time{}, err
-}
-
-// ReplaceSMSCode is PutSMSCode returning the row it replaced (nil when phone had none), so that a
-// code whose sending fails can be taken back with RestoreSMSCode. With ErrTooEarly the returned
-// row is the current one, untouched.
+// ReplaceSMSCode stores a new code for phone unless the previous one was sent after notBefore
+// (compare-and-set, so two concurrent requests cannot both send), and returns the row it replaced
+// (nil when phone had none), so that a code whose sending fails can be taken back with
+// RestoreSMSCode. It returns ErrTooEarly with the current row, untouched, otherwise.
 func (s *Store) ReplaceSMSCode(ctx context.Context, c *SMSCode, notBefore time.Time) (*SMSCode, error) {
 	var prev *SMSCode
 	err := s.Transaction(ctx, func(ctx context.Context) error {
@@ -80,15 +70,10 @@ func (s *Store) ReplaceSMSCode(ctx context.Context, c *SMSCode, notBefore time.T
 	return prev, err
 }
 
-// lockSMSCode reads phone's code, locking the row for the rest of the transaction on MySQL
-// (SQLite has one writer); nil when there is none.
+// lockSMSCode reads phone's code, locked for the rest of the transaction; nil when there is none.
 func (s *Store) lockSMSCode(ctx context.Context, phone string) (*SMSCode, error) {
-	q := s.db(ctx)
-	if s.driver == "mysql" {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
 	var row SMSCode
-	err := q.Where("phone = ?", phone).Take(&row).Error
+	err := s.forUpdate(ctx).Where("phone = ?", phone).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil
 	}
@@ -117,11 +102,6 @@ func (s *Store) RestoreSMSCode(ctx context.Context, phone string, hash []byte, p
 		return fmt.Errorf("storage: restore sms code: %w", err)
 	}
 	return nil
-}
-
-// DeleteSMSCode removes the code of phone whose hash is hash (a code whose sending failed).
-func (s *Store) DeleteSMSCode(ctx context.Context, phone string, hash []byte) error {
-	return s.db(ctx).Where("phone = ? AND code_hash = ?", phone, hash).Delete(&SMSCode{}).Error
 }
 
 // RedeemSMSCode uses the code of phone if hash matches (compared in constant time), the code is
