@@ -14,10 +14,10 @@ import (
 	"github.com/ory/fosite"
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/lingpai/lingpai/hashing"
-	"github.com/lingpai/lingpai/reqctx"
+	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/storage"
-	"github.com/lingpai/lingpai/throttle"
 )
 
 // ErrBadCredentials is the one answer for an unknown user, a wrong password, a disabled account

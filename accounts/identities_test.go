@@ -12,10 +12,10 @@ import (
 
 	"github.com/lingpai/lingpai/accounts"
 	wechatgrant "github.com/lingpai/lingpai/grants/wechat"
-	"github.com/lingpai/lingpai/hashing"
+	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
-	"github.com/lingpai/lingpai/throttle"
 )
 
 func newService(t *testing.T, st *storage.Store) *accounts.Service {

@@ -10,10 +10,10 @@ import (
 
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/hashing"
-	"github.com/lingpai/lingpai/keys"
+	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/keys"
+	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/storage"
-	"github.com/lingpai/lingpai/throttle"
 )
 
 func (e *env) clientCreate(args []string) error {

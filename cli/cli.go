@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/reqctx"
+	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 )

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/janitor"
-	"github.com/lingpai/lingpai/metrics"
+	"github.com/lingpai/lingpai/internal/ops/janitor"
+	"github.com/lingpai/lingpai/internal/ops/metrics"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 )

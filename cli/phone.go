@@ -1,6 +1,6 @@
 package cli
 
-import "github.com/lingpai/lingpai/phone"
+import "github.com/lingpai/lingpai/internal/phone"
 
 // normalizePhone stores phones in E.164, as the sms grant looks them up.
 func normalizePhone(raw, region string) (string, error) {

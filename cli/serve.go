@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/hashing"
+	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 )

@@ -12,8 +12,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/lingpai/lingpai/accounts/ldapdir"
-	"github.com/lingpai/lingpai/wechat"
+	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
+	"github.com/lingpai/lingpai/internal/upstream/wechat"
 )
 
 // Config is the whole of lingpai's configuration. Its yaml tags are the key names users write in

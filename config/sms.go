@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lingpai/lingpai/smsgw"
+	"github.com/lingpai/lingpai/internal/upstream/smsgw"
 )
 
 // SMS configures grant_type=sms: the gateway (inlined: sms.provider, sms.webhook.*, ...) and the

@@ -7,7 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/lingpai/lingpai/session"
+	"github.com/lingpai/lingpai/internal/session"
 )
 
 // LocalAccounts is what the password companion needs from accounts.

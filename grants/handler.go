@@ -10,9 +10,9 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 
-	"github.com/lingpai/lingpai/reqctx"
-	"github.com/lingpai/lingpai/session"
-	"github.com/lingpai/lingpai/throttle"
+	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/session"
+	"github.com/lingpai/lingpai/internal/throttle"
 )
 
 // Config is the part of fosite's configuration the handler reads.

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/statusrec"
-	"github.com/lingpai/lingpai/reqctx"
 )
 
 // Middleware wraps every request: request id, client IP, a body cap, panic recovery and exactly

@@ -10,8 +10,8 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/lingpai/lingpai/reqctx"
-	"github.com/lingpai/lingpai/smscode"
+	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/smscode"
 )
 
 // SMSCode serves POST /connect/sms/code: a client allowed the sms grant asks for a code to be sent

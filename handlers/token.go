@@ -9,8 +9,8 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/lingpai/lingpai/reqctx"
-	"github.com/lingpai/lingpai/session"
+	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/session"
 	"github.com/lingpai/lingpai/storage"
 )
 

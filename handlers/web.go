@@ -16,11 +16,11 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/lingpai/lingpai/grants"
-	"github.com/lingpai/lingpai/pages"
-	"github.com/lingpai/lingpai/reqctx"
-	"github.com/lingpai/lingpai/session"
+	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/session"
+	"github.com/lingpai/lingpai/internal/web/pages"
+	"github.com/lingpai/lingpai/internal/web/websession"
 	"github.com/lingpai/lingpai/storage"
-	"github.com/lingpai/lingpai/websession"
 )
 
 // WebStore is what the browser endpoints read and write.

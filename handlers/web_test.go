@@ -10,7 +10,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 
-	"github.com/lingpai/lingpai/session"
+	"github.com/lingpai/lingpai/internal/session"
 )
 
 // maxAgeExceeded must agree with fosite's OpenID Connect validator, which runs after it in

@@ -6,7 +6,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/lingpai/lingpai/handlers"
-	"github.com/lingpai/lingpai/metrics"
+	"github.com/lingpai/lingpai/internal/ops/metrics"
 )
 
 // adminRouter is what server.admin_addr serves: metrics for the scraper and the probes for an

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
 )
 
 // events returns the log records carrying an audit event name.

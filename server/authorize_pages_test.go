@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
-	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
 	"github.com/lingpai/lingpai/storage"
 )
 

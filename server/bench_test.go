@@ -9,7 +9,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 
-	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
 )
 
 // BenchmarkToken measures whole token requests through the HTTP stack (client, loopback TCP,

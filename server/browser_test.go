@@ -19,8 +19,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
-	"github.com/lingpai/lingpai/internal/lingpaitest"
-	"github.com/lingpai/lingpai/internal/rptest"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/rptest"
 	"github.com/lingpai/lingpai/storage"
 )
 

@@ -16,8 +16,8 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/internal/lingpaitest"
-	"github.com/lingpai/lingpai/keys"
+	"github.com/lingpai/lingpai/internal/keys"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
 	"github.com/lingpai/lingpai/storage"
 )
 

@@ -8,18 +8,18 @@ import (
 	"time"
 
 	"github.com/lingpai/lingpai/accounts"
-	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/grants"
 	"github.com/lingpai/lingpai/grants/passwordad"
 	smsgrant "github.com/lingpai/lingpai/grants/sms"
 	wechatgrant "github.com/lingpai/lingpai/grants/wechat"
-	"github.com/lingpai/lingpai/metrics"
-	"github.com/lingpai/lingpai/phone"
-	"github.com/lingpai/lingpai/smscode"
-	"github.com/lingpai/lingpai/smsgw"
+	"github.com/lingpai/lingpai/internal/ops/metrics"
+	"github.com/lingpai/lingpai/internal/phone"
+	"github.com/lingpai/lingpai/internal/smscode"
+	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
+	"github.com/lingpai/lingpai/internal/upstream/smsgw"
+	"github.com/lingpai/lingpai/internal/upstream/wechat"
 	"github.com/lingpai/lingpai/storage"
-	"github.com/lingpai/lingpai/wechat"
 )
 
 // builtinTypes are lingpai's own extension grants; each needs its configuration section.

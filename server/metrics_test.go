@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
 )
 
 func scrape(t *testing.T, u string) (int, string) {

@@ -8,11 +8,11 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/internal/lingpaitest"
-	"github.com/lingpai/lingpai/internal/rptest"
-	"github.com/lingpai/lingpai/internal/testrig"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/rptest"
+	"github.com/lingpai/lingpai/internal/testutil/testrig"
+	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
 	"github.com/lingpai/lingpai/storage"
 )
 

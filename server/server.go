@@ -27,12 +27,12 @@ import (
 	"github.com/lingpai/lingpai/grants"
 	"github.com/lingpai/lingpai/grants/passwordad"
 	"github.com/lingpai/lingpai/handlers"
-	"github.com/lingpai/lingpai/hashing"
-	"github.com/lingpai/lingpai/keys"
-	"github.com/lingpai/lingpai/metrics"
-	"github.com/lingpai/lingpai/pages"
+	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/keys"
+	"github.com/lingpai/lingpai/internal/ops/metrics"
+	"github.com/lingpai/lingpai/internal/throttle"
+	"github.com/lingpai/lingpai/internal/web/pages"
 	"github.com/lingpai/lingpai/storage"
-	"github.com/lingpai/lingpai/throttle"
 )
 
 // Option adds to a server being built: a custom grant, an extra route.

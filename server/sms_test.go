@@ -10,11 +10,11 @@ import (
 
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/internal/lingpaitest"
-	"github.com/lingpai/lingpai/internal/testclock"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/testclock"
+	"github.com/lingpai/lingpai/internal/upstream/smsgw"
+	"github.com/lingpai/lingpai/internal/upstream/smsgw/smsgwtest"
 	"github.com/lingpai/lingpai/server"
-	"github.com/lingpai/lingpai/smsgw"
-	"github.com/lingpai/lingpai/smsgw/smsgwtest"
 )
 
 type smsRig struct {

@@ -16,12 +16,12 @@ import (
 	"github.com/lingpai/lingpai/grants"
 	"github.com/lingpai/lingpai/grants/passwordad"
 	"github.com/lingpai/lingpai/handlers"
-	"github.com/lingpai/lingpai/keys"
-	"github.com/lingpai/lingpai/pages"
-	"github.com/lingpai/lingpai/reqctx"
+	"github.com/lingpai/lingpai/internal/keys"
+	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/throttle"
+	"github.com/lingpai/lingpai/internal/web/pages"
+	"github.com/lingpai/lingpai/internal/web/websession"
 	"github.com/lingpai/lingpai/storage"
-	"github.com/lingpai/lingpai/throttle"
-	"github.com/lingpai/lingpai/websession"
 )
 
 // web builds the browser side: sign-in and consent pages, sessions, userinfo and logout.

@@ -12,10 +12,10 @@ import (
 
 	"github.com/lingpai/lingpai/cli"
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
+	"github.com/lingpai/lingpai/internal/upstream/wechat"
+	"github.com/lingpai/lingpai/internal/upstream/wechat/wechattest"
 	"github.com/lingpai/lingpai/storage"
-	"github.com/lingpai/lingpai/wechat"
-	"github.com/lingpai/lingpai/wechat/wechattest"
 )
 
 type wxRig struct {

@@ -14,7 +14,7 @@ import (
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
 
-	"github.com/lingpai/lingpai/session"
+	"github.com/lingpai/lingpai/internal/session"
 )
 
 // farFuture stands in for "never expires" without a zero or NULL date (TiDB rejects zero dates).

@@ -8,7 +8,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/examples/pingrant"
-	"github.com/lingpai/lingpai/internal/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
 	"github.com/lingpai/lingpai/server"
 )
 

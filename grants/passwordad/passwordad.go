@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/lingpai/lingpai/accounts"
-	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/grants"
-	"github.com/lingpai/lingpai/phone"
+	"github.com/lingpai/lingpai/internal/phone"
+	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
 )
 
 // GrantType is the grant_type value.

@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	"github.com/lingpai/lingpai/accounts"
-	"github.com/lingpai/lingpai/accounts/ldapdir"
 	"github.com/lingpai/lingpai/grants"
 	"github.com/lingpai/lingpai/grants/passwordad"
-	"github.com/lingpai/lingpai/hashing"
+	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/throttle"
+	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
-	"github.com/lingpai/lingpai/throttle"
 )
 
 // directory answers every password with its one entry.

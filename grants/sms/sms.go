@@ -9,7 +9,7 @@ import (
 
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/grants"
-	"github.com/lingpai/lingpai/smscode"
+	"github.com/lingpai/lingpai/internal/smscode"
 )
 
 // GrantType is the grant_type value.

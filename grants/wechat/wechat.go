@@ -10,8 +10,8 @@ import (
 
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/grants"
+	wx "github.com/lingpai/lingpai/internal/upstream/wechat"
 	"github.com/lingpai/lingpai/storage"
-	wx "github.com/lingpai/lingpai/wechat"
 )
 
 // GrantType is the grant_type value.

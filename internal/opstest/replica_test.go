@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/internal/lingpaitest"
-	"github.com/lingpai/lingpai/keys"
+	"github.com/lingpai/lingpai/internal/keys"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lingpai/lingpai/internal/testrig"
+	"github.com/lingpai/lingpai/internal/testutil/testrig"
 )
 
 // TestComposeTopologyAsProcesses runs docker-compose.yml's topology as local processes: a private

@@ -13,7 +13,7 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/lingpai/lingpai/session"
+	"github.com/lingpai/lingpai/internal/session"
 	"github.com/lingpai/lingpai/storage"
 )
 

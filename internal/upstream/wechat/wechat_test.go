@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lingpai/lingpai/wechat"
-	"github.com/lingpai/lingpai/wechat/wechattest"
+	"github.com/lingpai/lingpai/internal/upstream/wechat"
+	"github.com/lingpai/lingpai/internal/upstream/wechat/wechattest"
 )
 
 func TestExchange(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lingpai/lingpai/smscode"
+	"github.com/lingpai/lingpai/internal/smscode"
 )
 
 // TencentSender calls Tencent Cloud SMS SendSms (API 2021-01-11) signed with TC3-HMAC-SHA256,

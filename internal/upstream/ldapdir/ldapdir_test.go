@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lingpai/lingpai/accounts/ldapdir"
-	"github.com/lingpai/lingpai/internal/testrig"
+	"github.com/lingpai/lingpai/internal/testutil/testrig"
+	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
 )
 
 func slapdConfig(s *testrig.Slapd) ldapdir.Config {

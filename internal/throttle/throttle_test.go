@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
-	"github.com/lingpai/lingpai/throttle"
 )
 
 type clock struct{ t time.Time }

@@ -12,8 +12,8 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/lingpai/lingpai/internal/testclock"
-	"github.com/lingpai/lingpai/smscode"
+	"github.com/lingpai/lingpai/internal/smscode"
+	"github.com/lingpai/lingpai/internal/testutil/testclock"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
 )

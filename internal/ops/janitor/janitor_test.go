@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lingpai/lingpai/janitor"
+	"github.com/lingpai/lingpai/internal/ops/janitor"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
 )

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lingpai/lingpai/smscode"
-	"github.com/lingpai/lingpai/smsgw"
-	"github.com/lingpai/lingpai/smsgw/smsgwtest"
+	"github.com/lingpai/lingpai/internal/smscode"
+	"github.com/lingpai/lingpai/internal/upstream/smsgw"
+	"github.com/lingpai/lingpai/internal/upstream/smsgw/smsgwtest"
 )
 
 type fake interface {

@@ -19,8 +19,8 @@ import (
 
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/hashing"
-	"github.com/lingpai/lingpai/reqctx"
+	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"

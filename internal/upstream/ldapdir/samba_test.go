@@ -5,8 +5,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/lingpai/lingpai/accounts/ldapdir"
-	"github.com/lingpai/lingpai/internal/testrig"
+	"github.com/lingpai/lingpai/internal/testutil/testrig"
+	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
 )
 
 // TestAuthenticateSamba runs against a real AD DC: AD binds and AD's sub-codes.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lingpai/lingpai/metrics"
+	"github.com/lingpai/lingpai/internal/ops/metrics"
 )
 
 func TestNilMetricsRecordNothing(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lingpai/lingpai/smscode"
+	"github.com/lingpai/lingpai/internal/smscode"
 )
 
 // AliyunSender calls Alibaba Cloud SMS SendSms (API 2017-05-25) with the RPC signature

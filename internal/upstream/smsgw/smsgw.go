@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lingpai/lingpai/smscode"
+	"github.com/lingpai/lingpai/internal/smscode"
 )
 
 // Config is the provider part of config's sms section (inlined there: sms.provider, sms.webhook.url...).
