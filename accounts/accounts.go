@@ -24,9 +24,23 @@ import (
 // and a locked-out account, so no response reveals which accounts exist.
 var ErrBadCredentials = errors.New("accounts: bad credentials")
 
+// Store is the part of storage accounts reads and writes.
+type Store interface {
+	Transaction(ctx context.Context, fn func(ctx context.Context) error) error
+	UserByID(ctx context.Context, id string) (*storage.User, error)
+	UserByUsername(ctx context.Context, username string) (*storage.User, error)
+	UserByPhone(ctx context.Context, phone string) (*storage.User, error)
+	CreateUser(ctx context.Context, u *storage.User) error
+	SaveUser(ctx context.Context, u *storage.User) error
+	IdentityOf(ctx context.Context, provider, subject string) (*storage.Identity, error)
+	IdentitiesOf(ctx context.Context, userID string) ([]storage.Identity, error)
+	LinkIdentity(ctx context.Context, id *storage.Identity) error
+	UpdateIdentityClaims(ctx context.Context, id string, claims []byte) error
+}
+
 // Service is the local account directory.
 type Service struct {
-	store     *storage.Store
+	store     Store
 	hasher    hashing.Hasher
 	regulator *throttle.Regulator
 	logger    *slog.Logger
@@ -34,7 +48,7 @@ type Service struct {
 }
 
 // New returns the service.
-func New(store *storage.Store, hasher hashing.Hasher, regulator *throttle.Regulator, logger *slog.Logger) (*Service, error) {
+func New(store Store, hasher hashing.Hasher, regulator *throttle.Regulator, logger *slog.Logger) (*Service, error) {
 	dummy, err := hasher.Hash(context.Background(), []byte("lingpai-timing-equaliser"))
 	if err != nil {
 		return nil, err
@@ -52,50 +66,47 @@ func NormalizeUsername(u string) string {
 // fosite.ErrNotFound-wrapped error is invalid_grant, anything else a server error).
 func (s *Service) Authenticate(ctx context.Context, username, password string) (string, error) {
 	name := NormalizeUsername(username)
-	ip := reqctx.From(ctx).ClientIP
-	account := "pwd:" + name
-	if err := s.regulator.Check(ctx, account, ip); err != nil {
-		if errors.Is(err, throttle.ErrLocked) {
-			s.logger.WarnContext(ctx, "sign-in refused", "event", "signin.failed", "reason", "throttled", "username", name)
-			return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, ErrBadCredentials)
+	var subject, reason string
+	verify := func() error {
+		u, err := s.store.UserByUsername(ctx, name)
+		if err != nil && !errors.Is(err, fosite.ErrNotFound) {
+			return err
 		}
-		return "", err
+		switch {
+		case u == nil:
+			_ = s.hasher.Compare(ctx, s.dummy, []byte(password))
+			reason = "unknown_user"
+		case len(u.PasswordHash) == 0:
+			_ = s.hasher.Compare(ctx, s.dummy, []byte(password))
+			reason = "no_password"
+		case s.hasher.Compare(ctx, u.PasswordHash, []byte(password)) != nil:
+			reason = "bad_password"
+		case u.Disabled:
+			reason = "disabled"
+		default:
+			subject = u.ID
+			return nil
+		}
+		return ErrBadCredentials
 	}
-	u, err := s.store.UserByUsername(ctx, name)
-	if err != nil && !errors.Is(err, fosite.ErrNotFound) {
-		return "", err
-	}
-	reason := ""
+	badCredentials := func(err error) bool { return errors.Is(err, ErrBadCredentials) }
+	lockedNow, err := s.regulator.Attempt(ctx, "pwd:"+name, reqctx.From(ctx).ClientIP, verify, badCredentials)
 	switch {
-	case u == nil:
-		_ = s.hasher.Compare(ctx, s.dummy, []byte(password))
-		reason = "unknown_user"
-	case len(u.PasswordHash) == 0:
-		_ = s.hasher.Compare(ctx, s.dummy, []byte(password))
-		reason = "no_password"
-	case s.hasher.Compare(ctx, u.PasswordHash, []byte(password)) != nil:
-		reason = "bad_password"
-	case u.Disabled:
-		reason = "disabled"
-	}
-	if reason != "" {
-		locked, ferr := s.regulator.Fail(ctx, account, ip)
-		if ferr != nil {
-			return "", ferr
-		}
-		s.logger.InfoContext(ctx, "sign-in failed", "event", "signin.failed", "reason", reason, "username", name, "throttled_now", locked)
-		if locked {
+	case errors.Is(err, throttle.ErrLocked):
+		s.logger.WarnContext(ctx, "sign-in refused", "event", "signin.failed", "reason", "throttled", "username", name)
+		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, ErrBadCredentials)
+	case badCredentials(err):
+		s.logger.InfoContext(ctx, "sign-in failed", "event", "signin.failed", "reason", reason, "username", name, "throttled_now", lockedNow)
+		if lockedNow {
 			// The same audit event the custom grants write when a failure locks an account.
-			s.logger.WarnContext(ctx, "account throttled", "event", "account.throttled", "grant_type", "password",
-				"username", name, "request_id", reqctx.From(ctx).RequestID)
+			s.logger.WarnContext(ctx, "account throttled", "event", "account.throttled", "grant_type", "password", "username", name)
 		}
 		return "", fmt.Errorf("%w: %w", fosite.ErrNotFound, ErrBadCredentials)
-	}
-	if err := s.regulator.Succeed(ctx, account); err != nil {
+	case err != nil:
 		return "", err
 	}
-	s.logger.InfoContext(ctx, "sign-in succeeded", "event", "signin.succeeded", "subject", u.ID)
-	return u.ID, nil
+	s.logger.InfoContext(ctx, "sign-in succeeded", "event", "signin.succeeded", "subject", subject)
+	return subject, nil
 }
 
 // Active reports whether subject is a user that may still get tokens (exists, not disabled).
@@ -151,4 +162,39 @@ func UserClaims(u *storage.User) map[string]any {
 		c["phone_number_verified"] = u.PhoneVerified
 	}
 	return c
+}
+
+// Profile is what the browser pages show of an account.
+type Profile struct {
+	ID          string
+	DisplayName string // name, else username, else phone, else the id
+	Disabled    bool
+}
+
+// Profile returns subject's profile; fosite.ErrNotFound when there is no such user.
+func (s *Service) Profile(ctx context.Context, subject string) (Profile, error) {
+	u, err := s.store.UserByID(ctx, subject)
+	if err != nil {
+		return Profile{}, err
+	}
+	p := Profile{ID: u.ID, DisplayName: u.ID, Disabled: u.Disabled}
+	switch {
+	case u.Name != "":
+		p.DisplayName = u.Name
+	case u.Username != nil:
+		p.DisplayName = *u.Username
+	case u.Phone != nil:
+		p.DisplayName = *u.Phone
+	}
+	return p, nil
+}
+
+// IsLocal reports whether username names a local account (the sign-in page then checks it here,
+// not with the directory).
+func (s *Service) IsLocal(ctx context.Context, username string) (bool, error) {
+	_, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
+	if errors.Is(err, fosite.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }

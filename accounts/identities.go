@@ -125,6 +125,22 @@ func (s *Service) LinkExisting(ctx context.Context, username string, ext Externa
 	})
 }
 
+// CanSignInByPhone reports whether a code sent to phone could be redeemed: ByPhone's rule without
+// its side effect (an enabled account with that phone verified, or create).
+func (s *Service) CanSignInByPhone(ctx context.Context, phone string, create bool) (bool, error) {
+	if create {
+		return true, nil
+	}
+	u, err := s.store.UserByPhone(ctx, phone)
+	if errors.Is(err, fosite.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !u.Disabled && u.PhoneVerified, nil
+}
+
 // ByPhone returns the user whose verified phone is phone (E.164), creating one when create is true.
 func (s *Service) ByPhone(ctx context.Context, phone string, create bool) (*storage.User, error) {
 	u, err := s.store.UserByPhone(ctx, phone)

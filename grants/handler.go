@@ -20,8 +20,6 @@ type Config interface {
 	fosite.AccessTokenLifespanProvider
 	fosite.RefreshTokenLifespanProvider
 	fosite.IDTokenLifespanProvider
-	fosite.ScopeStrategyProvider
-	fosite.AudienceStrategyProvider
 	fosite.RefreshTokenScopesProvider
 }
 
@@ -57,62 +55,36 @@ func (h *Handler) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.Acc
 	return ar.GetGrantTypes().ExactOne(h.Grant.Type())
 }
 
-// HandleTokenEndpointRequest runs the shared checks, then the grant, then prepares the session.
+// HandleTokenEndpointRequest runs the grant under the brute-force regulator and prepares the
+// session. Policy, earlier in the chain, has checked the client and granted scopes and audience.
 func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
 	if !h.CanHandleTokenEndpointRequest(ctx, ar) {
 		return fosite.ErrUnknownRequest
 	}
-	client := ar.GetClient()
-	if !client.GetGrantTypes().Has(h.Grant.Type()) {
-		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use grant type '%s'.", h.Grant.Type())
-	}
-	cfg := h.Issuer.Config
-	for _, scope := range ar.GetRequestedScopes() {
-		if !cfg.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
-			return fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
-		}
-	}
-	if err := cfg.GetAudienceStrategy(ctx)(client.GetAudience(), ar.GetRequestedAudience()); err != nil {
-		return err
-	}
-
-	req := Request{Form: ar.GetRequestForm(), Client: client, ClientIP: reqctx.From(ctx).ClientIP}
+	req := Request{Form: ar.GetRequestForm(), Client: ar.GetClient(), ClientIP: reqctx.From(ctx).ClientIP}
 	account := ""
 	if t, ok := h.Grant.(Throttled); ok {
 		account = t.AccountKey(req)
 	}
-	if h.Regulator != nil && (account != "" || req.ClientIP != "") {
-		if err := h.Regulator.Check(ctx, account, req.ClientIP); err != nil {
-			if errors.Is(err, throttle.ErrLocked) {
-				h.Logger.WarnContext(ctx, "sign-in refused", "event", "signin.failed", "grant_type", h.Grant.Type(), "reason", "throttled")
-				return errorFor(ErrInvalidCredentials)
-			}
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-		}
-	}
-
-	id, err := h.Grant.Authenticate(ctx, req)
+	var id Identity
+	lockedNow, err := h.Regulator.Attempt(ctx, account, req.ClientIP, func() error {
+		var err error
+		id, err = h.Grant.Authenticate(ctx, req)
+		return err
+	}, func(err error) bool { return errors.Is(err, ErrInvalidCredentials) })
 	h.scrub(ar)
-	if err != nil {
-		if errors.Is(err, ErrInvalidCredentials) && h.Regulator != nil {
-			locked, ferr := h.Regulator.Fail(ctx, account, req.ClientIP)
-			if ferr != nil {
-				return fosite.ErrServerError.WithWrap(ferr).WithDebug(ferr.Error())
-			}
-			if locked {
-				h.Logger.WarnContext(ctx, "account throttled", "event", "account.throttled", "grant_type", h.Grant.Type())
-			}
+	switch {
+	case errors.Is(err, throttle.ErrLocked):
+		h.Logger.WarnContext(ctx, "sign-in refused", "event", "signin.failed", "grant_type", h.Grant.Type(), "reason", "throttled")
+		return errorFor(ErrInvalidCredentials)
+	case err != nil:
+		if lockedNow {
+			h.Logger.WarnContext(ctx, "account throttled", "event", "account.throttled", "grant_type", h.Grant.Type())
 		}
 		h.Logger.InfoContext(ctx, "sign-in failed", "event", "signin.failed", "grant_type", h.Grant.Type(), "reason", err.Error())
 		return errorFor(err)
-	}
-	if id.Subject == "" {
+	case id.Subject == "":
 		return fosite.ErrServerError.WithDebug("grant returned an empty subject")
-	}
-	if h.Regulator != nil && account != "" {
-		if err := h.Regulator.Succeed(ctx, account); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-		}
 	}
 	h.Logger.InfoContext(ctx, "sign-in succeeded", "event", "signin.succeeded", "grant_type", h.Grant.Type(), "subject", id.Subject)
 
@@ -121,6 +93,7 @@ func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 		return fosite.ErrServerError.WithDebugf("session type %T", ar.GetSession())
 	}
 	ApplyIdentity(sess, h.Grant.Type(), id)
+	cfg := h.Issuer.Config
 	now := time.Now().UTC()
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(cfg.GetAccessTokenLifespan(ctx)).Round(time.Second))
 	if rt := cfg.GetRefreshTokenLifespan(ctx); rt > -1 {

@@ -30,7 +30,7 @@ type JWKS struct {
 func (j *JWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	set, err := j.Keys(r.Context())
 	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "")
+		WriteError(w, errUnavailable)
 		return
 	}
 	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(int(j.MaxAge.Seconds())))

@@ -2,18 +2,84 @@ package handlers
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/ory/fosite"
 )
 
-// WriteError writes an RFC 6749 section 5.2 error body with no-store caching, for the errors
-// lingpai answers itself (before fosite is involved).
-func WriteError(w http.ResponseWriter, status int, code, description string) {
-	body := map[string]string{"error": code}
-	if description != "" {
-		body["error_description"] = description
+// rfcError is an RFC 6749 section 5.2 error with its HTTP status, for the errors lingpai answers
+// itself (before or beside fosite).
+func rfcError(status int, code, description string) *fosite.RFC6749Error {
+	return &fosite.RFC6749Error{ErrorField: code, DescriptionField: description, CodeField: status}
+}
+
+// The errors every endpoint shares.
+var (
+	errNotFound           = rfcError(http.StatusNotFound, "not_found", "")
+	errMethodNotAllowed   = rfcError(http.StatusMethodNotAllowed, "invalid_request", "Method not allowed.")
+	errBodyTooLarge       = rfcError(http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
+	errBadForm            = rfcError(http.StatusBadRequest, "invalid_request", "The request body could not be parsed as a form.")
+	errClientAuthRequired = rfcError(http.StatusUnauthorized, "invalid_client", "Client authentication is required (HTTP Basic or client_id and client_secret in the body).")
+	errClientAuthFailed   = rfcError(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+	errUnavailable        = rfcError(http.StatusServiceUnavailable, "temporarily_unavailable", "The service is temporarily unavailable; retry later.")
+)
+
+// Bearer-token errors (RFC 6750 section 3.1), for /connect/userinfo.
+var (
+	errInvalidToken      = rfcError(http.StatusUnauthorized, "invalid_token", "")
+	errInsufficientScope = rfcError(http.StatusForbidden, "insufficient_scope", "")
+)
+
+// writeBearerError writes a Bearer-token error with its challenge; scope names what was missing.
+func writeBearerError(w http.ResponseWriter, err *fosite.RFC6749Error, scope string) {
+	v := `Bearer realm="lingpai", error="` + err.ErrorField + `"`
+	if scope != "" {
+		v += `, scope="` + scope + `"`
 	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Basic realm="lingpai", charset="UTF-8"`)
+	w.Header().Set("WWW-Authenticate", v)
+	WriteError(w, err)
+}
+
+// retryAfter adds a Retry-After to an error answer (and retry_after to its body).
+type retryAfter struct {
+	error
+	after time.Duration
+}
+
+func (r *retryAfter) Unwrap() error { return r.error }
+
+func withRetryAfter(err error, d time.Duration) error { return &retryAfter{err, d} }
+
+// WriteError writes err as an RFC 6749 section 5.2 error body: the one writer of every JSON error
+// lingpai sends. An error that is not a fosite error is a server_error (never fosite's
+// unregistered "error"); its text stays in the log. A 401 challenges for Basic credentials unless
+// the caller set another challenge; a 503 says when to retry.
+func WriteError(w http.ResponseWriter, err error) {
+	var rfc *fosite.RFC6749Error
+	if !errors.As(err, &rfc) {
+		rfc = fosite.ErrServerError.WithWrap(err)
+	}
+	status := rfc.StatusCode()
+	body := map[string]any{"error": rfc.ErrorField}
+	if d := rfc.GetDescription(); d != "" {
+		body["error_description"] = d
+	}
+	h := w.Header()
+	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", `Basic realm="lingpai", charset="UTF-8"`)
+	}
+	var ra *retryAfter
+	switch {
+	case errors.As(err, &ra):
+		secs := int(math.Ceil(ra.after.Seconds()))
+		h.Set("Retry-After", strconv.Itoa(secs))
+		body["retry_after"] = secs
+	case status == http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
 	}
 	WriteJSON(w, status, body)
 }
@@ -27,3 +93,16 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// writeJSONBody writes v as JSON without escaping HTML characters (URLs keep their "&").
+func writeJSONBody(w http.ResponseWriter, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// NotFound answers a path no route serves.
+func NotFound(w http.ResponseWriter, _ *http.Request) { WriteError(w, errNotFound) }
+
+// MethodNotAllowed answers a method a route does not serve.
+func MethodNotAllowed(w http.ResponseWriter, _ *http.Request) { WriteError(w, errMethodNotAllowed) }

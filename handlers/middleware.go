@@ -13,6 +13,7 @@ import (
 
 	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/statusrec"
+	"github.com/ory/fosite"
 )
 
 // Middleware wraps every request: request id, client IP, a body cap, panic recovery and exactly
@@ -44,7 +45,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			if p := recover(); p != nil {
 				m.Logger.ErrorContext(r.Context(), "panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
 				if !sw.Wrote {
-					WriteError(sw, http.StatusInternalServerError, "server_error", "")
+					WriteError(sw, fosite.ErrServerError)
 				}
 			}
 			level := slog.LevelInfo

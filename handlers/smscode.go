@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 
 	"github.com/ory/fosite"
 
 	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/smscode"
 )
+
+// errTooManyCodes is a limit on code requests (the error code is RFC 8628's).
+var errTooManyCodes = rfcError(http.StatusTooManyRequests, "slow_down", "Too many codes requested; retry later.")
 
 // SMSCode serves POST /connect/sms/code: a client allowed the sms grant asks for a code to be sent
 // to phone. The answer is the same 200 whether or not the phone has an account.
@@ -31,38 +32,38 @@ func (h *SMSCode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	info := reqctx.From(ctx)
 	if err := r.ParseForm(); err != nil {
-		WriteError(w, http.StatusBadRequest, "invalid_request", "The request body could not be parsed as a form.")
+		WriteError(w, errBadForm)
 		return
 	}
 	client, err := h.Authenticate(ctx, r)
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
-		if rfc.CodeField == http.StatusUnauthorized || rfc.ErrorField == "invalid_client" {
-			WriteError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		if rfc.CodeField == http.StatusUnauthorized || errors.Is(err, fosite.ErrInvalidClient) {
+			WriteError(w, errClientAuthFailed)
 			return
 		}
-		WriteError(w, http.StatusBadRequest, rfc.ErrorField, rfc.GetDescription())
+		WriteError(w, err)
 		return
 	}
 	info.Add(slog.String("client_id", client.GetID()))
 	if !client.GetGrantTypes().Has("sms") {
-		WriteError(w, http.StatusBadRequest, "unauthorized_client", "The client is not allowed to use grant type 'sms'.")
+		WriteError(w, fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use grant type 'sms'."))
 		return
 	}
 	raw := r.PostForm.Get("phone")
 	if raw == "" {
-		WriteError(w, http.StatusBadRequest, "invalid_request", "The parameter phone is required.")
+		WriteError(w, fosite.ErrInvalidRequest.WithHint("The parameter phone is required."))
 		return
 	}
 	phone, err := h.Normalize(raw)
 	if err != nil {
-		WriteError(w, http.StatusBadRequest, "invalid_request", "The phone number is not valid.")
+		WriteError(w, fosite.ErrInvalidRequest.WithHint("The phone number is not valid."))
 		return
 	}
 	deliver, err := h.Deliver(ctx, phone)
 	if err != nil {
 		h.Logger.ErrorContext(ctx, "sms code: account lookup failed", "error", err)
-		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Retry later.")
+		WriteError(w, errUnavailable)
 		return
 	}
 	issued, err := h.Codes.Request(ctx, phone, info.ClientIP, deliver)
@@ -70,15 +71,11 @@ func (h *SMSCode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &limit):
 		info.Add(slog.String("outcome", "slow_down"), slog.String("limit", limit.Limit))
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(limit.RetryAfter.Seconds()))))
-		WriteJSON(w, http.StatusTooManyRequests, map[string]any{
-			"error": "slow_down", "error_description": "Too many codes requested; retry later.",
-			"retry_after": int(math.Ceil(limit.RetryAfter.Seconds())),
-		})
+		WriteError(w, withRetryAfter(errTooManyCodes, limit.RetryAfter))
 	case err != nil:
 		info.Add(slog.String("outcome", "temporarily_unavailable"))
 		h.Logger.ErrorContext(ctx, "sms code not sent", "event", "sms.send_failed", "error", err.Error())
-		WriteError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The SMS gateway is unavailable; retry later.")
+		WriteError(w, rfcError(http.StatusServiceUnavailable, "temporarily_unavailable", "The SMS gateway is unavailable; retry later."))
 	default:
 		info.Add(slog.String("outcome", "sent"), slog.Bool("delivered", deliver))
 		WriteJSON(w, http.StatusOK, issued)

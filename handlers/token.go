@@ -11,14 +11,7 @@ import (
 
 	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/session"
-	"github.com/lingpai/lingpai/storage"
 )
-
-// identityScopes are scopes about a user; a client_credentials token has no user, so omitting
-// scope does not grant them there.
-var identityScopes = map[string]bool{
-	"openid": true, "profile": true, "email": true, "phone": true, "address": true, "offline_access": true, "offline": true,
-}
 
 // Token serves POST /connect/token for every enabled grant.
 type Token struct {
@@ -28,6 +21,9 @@ type Token struct {
 	// Healthy reports whether the database answers; a server error while it does not becomes a
 	// 503 temporarily_unavailable, which clients may retry.
 	Healthy func(ctx context.Context) error
+	// Reused reports a refresh that lost to another use of the same token (storage's
+	// compare-and-set): reuse, answered invalid_grant.
+	Reused func(err error) bool
 	// Metrics counts outcomes; nil counts nothing.
 	Metrics TokenObserver
 }
@@ -54,16 +50,16 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := reqctx.From(ctx)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		WriteError(w, http.StatusMethodNotAllowed, "invalid_request", "The token endpoint accepts POST only.")
+		WriteError(w, rfcError(http.StatusMethodNotAllowed, "invalid_request", "The token endpoint accepts POST only."))
 		return
 	}
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			WriteError(w, http.StatusRequestEntityTooLarge, "invalid_request", "The request body is too large.")
+			WriteError(w, errBodyTooLarge)
 			return
 		}
-		WriteError(w, http.StatusBadRequest, "invalid_request", "The request body could not be parsed as a form.")
+		WriteError(w, errBadForm)
 		return
 	}
 	grant := r.PostForm.Get("grant_type")
@@ -71,7 +67,7 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if grant != "" && !h.Enabled[grant] {
 		info.Add(slog.String("outcome", "unsupported_grant_type"))
 		h.countFailure(grant, "unsupported_grant_type")
-		WriteError(w, http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported by this server.")
+		WriteError(w, rfcError(http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported by this server."))
 		return
 	}
 	basicID, _, basic := r.BasicAuth()
@@ -83,7 +79,7 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "" {
 		info.Add(slog.String("outcome", "invalid_client"))
 		h.countFailure(grant, "invalid_client")
-		WriteError(w, http.StatusUnauthorized, "invalid_client", "Client authentication is required (HTTP Basic or client_id and client_secret in the body).")
+		WriteError(w, errClientAuthRequired)
 		return
 	}
 
@@ -92,7 +88,6 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(ctx, w, ar, err)
 		return
 	}
-	applyDefaults(ar)
 	resp, err := h.Provider.NewAccessResponse(ctx, ar)
 	if err != nil {
 		h.fail(ctx, w, ar, err)
@@ -117,50 +112,12 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Provider.WriteAccessResponse(ctx, w, ar, resp)
 }
 
-// applyDefaults grants what fosite leaves ungranted for every grant but refresh_token and
-// authorization_code (which carry their grant from the original request): omitted scope means
-// every scope the client is allowed (the IdentityServer behaviour the seed asks for).
-func applyDefaults(ar fosite.AccessRequester) {
-	client := ar.GetClient()
-	sess, _ := ar.GetSession().(*session.Session)
-	if sess != nil {
-		sess.JWTClaims.Extra["client_id"] = client.GetID()
-	}
-	gt := ar.GetGrantTypes()
-	if gt.ExactOne("refresh_token") || gt.ExactOne("authorization_code") {
-		return
-	}
-	cc := gt.ExactOne("client_credentials")
-	if len(ar.GetRequestedScopes()) == 0 {
-		var scopes fosite.Arguments
-		for _, s := range client.GetScopes() {
-			if !cc || !identityScopes[s] {
-				scopes = append(scopes, s)
-			}
-		}
-		ar.SetRequestedScopes(scopes)
-	}
-	for _, s := range ar.GetRequestedScopes() {
-		ar.GrantScope(s)
-	}
-	aud := ar.GetRequestedAudience()
-	if len(aud) == 0 {
-		aud = client.GetAudience()
-	}
-	for _, a := range aud {
-		ar.GrantAudience(a)
-	}
-	if cc && sess != nil {
-		sess.JWTClaims.Subject = client.GetID() // RFC 9068: sub is the client when there is no user
-	}
-}
-
 func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
 	info := reqctx.From(ctx)
 	// Reuse shows up two ways: a refresh racing another use of the same token (our storage's
 	// compare-and-set), or a used or revoked token presented later (fosite's inactive-token path,
 	// which revokes the family too). Both are the event operators alert on.
-	raced := errors.Is(err, storage.ErrTokenReused)
+	raced := h.Reused != nil && h.Reused(err)
 	if raced || (reqGrant(ar) == "refresh_token" && errors.Is(err, fosite.ErrInactiveToken)) {
 		if raced {
 			err = fosite.ErrInvalidGrant.WithHint("The refresh token was already used; every token issued from it has been revoked.").WithWrap(err)
@@ -188,13 +145,7 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 	} else if rfc.DebugField != "" {
 		info.Add(slog.String("reason", rfc.DebugField))
 	}
-	if rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
-		w.Header().Set("WWW-Authenticate", `Basic realm="lingpai", charset="UTF-8"`)
-	}
-	if ar == nil {
-		ar = fosite.NewAccessRequest(session.New())
-	}
-	h.Provider.WriteAccessError(ctx, w, ar, err)
+	WriteError(w, err)
 }
 
 // reqGrant is the grant type of a (possibly nil) access request, for metrics labels.

@@ -173,7 +173,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 			{"wrong password", pw("bob", "wrong"), "app", secret, 400, "invalid_grant"},
 			{"unknown user", pw("nobody", "wrong"), "app", secret, 400, "invalid_grant"},
 			{"missing password", url.Values{"grant_type": {"password"}, "username": {"bob"}}, "app", secret, 400, "invalid_request"},
-			{"public client cannot use client_credentials", url.Values{"grant_type": {"client_credentials"}, "client_id": {"pub"}}, "", "", 400, "invalid_grant"},
+			{"public client cannot use client_credentials", url.Values{"grant_type": {"client_credentials"}, "client_id": {"pub"}}, "", "", 400, "unauthorized_client"}, // RFC 6749 4.4: only confidential clients,
 			{"bogus refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"ory_rt_x.y"}}, "app", secret, 400, "unauthorized_client"},
 		}
 		for _, tt := range tests {

@@ -187,3 +187,24 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	s.clients.forget(id)
 	return err
 }
+
+// GetName is the client's display name (its id when it has none).
+func (c *Client) GetName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}
+
+// MustUsePKCE reports whether the client must send a code_challenge.
+func (c *Client) MustUsePKCE() bool { return c.RequirePKCE }
+
+// NeedsConsent reports whether users are asked before the client gets their data.
+func (c *Client) NeedsConsent() bool { return !c.SkipConsent }
+
+// GetPostLogoutRedirectURIs lists where endsession may send the browser back to.
+func (c *Client) GetPostLogoutRedirectURIs() []string { return c.PostLogoutRedirectURIs }
+
+// TrustsWeChatOpenID reports whether the client may assert a bare WeChat openId (a confidential
+// backend registered for it).
+func (c *Client) TrustsWeChatOpenID() bool { return c.TrustWeChatOpenID && !c.Public }

@@ -9,16 +9,27 @@ import (
 
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/grants"
-	"github.com/lingpai/lingpai/internal/smscode"
+	"github.com/lingpai/lingpai/storage"
 )
 
 // GrantType is the grant_type value.
 const GrantType = "sms"
 
+// Codes redeems one-time codes (smscode.Service): false for a wrong, expired, used or dead code.
+type Codes interface {
+	Redeem(ctx context.Context, phone, code string) (bool, error)
+}
+
+// Accounts is what the grant needs of accounts.
+type Accounts interface {
+	ByPhone(ctx context.Context, phone string, create bool) (*storage.User, error)
+	Active(ctx context.Context, subject string) (bool, error)
+}
+
 // Grant redeems a code and resolves the phone's account.
 type Grant struct {
-	Codes        *smscode.Service
-	Accounts     *accounts.Service
+	Codes        Codes
+	Accounts     Accounts
 	Normalize    func(raw string) (string, error) // to E.164
 	AutoRegister bool
 }

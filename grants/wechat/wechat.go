@@ -23,10 +23,16 @@ type WeChat interface {
 	Exchange(ctx context.Context, app wx.App, code string) (wx.Identity, error)
 }
 
+// Accounts is what the grant needs of accounts.
+type Accounts interface {
+	Resolve(ctx context.Context, ext accounts.External, create bool) (*storage.User, error)
+	Active(ctx context.Context, subject string) (bool, error)
+}
+
 // Grant resolves a WeChat identity to a lingpai account.
 type Grant struct {
 	WeChat       WeChat
-	Accounts     *accounts.Service
+	Accounts     Accounts
 	AutoRegister bool
 }
 
@@ -50,15 +56,15 @@ func (g *Grant) Authenticate(ctx context.Context, req grants.Request) (grants.Id
 	}
 	if code == "" {
 		// Checked before anything is looked up: an untrusted client learns nothing.
-		c, ok := req.Client.(*storage.Client)
-		if !ok || !c.TrustWeChatOpenID || c.Public {
+		c, ok := req.Client.(grants.ClientPolicy)
+		if !ok || !c.TrustsWeChatOpenID() {
 			return grants.Identity{}, grants.Hinted(grants.ErrUnauthorizedClient,
 				"This client may not assert a WeChat openId; send a WeChat login code instead.")
 		}
 	}
 	app, err := g.WeChat.App(req.Form.Get("appid"))
 	if err != nil {
-		return grants.Identity{}, grants.Hinted(fmt.Errorf("%w: %w", grants.ErrInvalidRequest, err), err.Error()[len("wechat: "):])
+		return grants.Identity{}, grants.Hinted(fmt.Errorf("%w: %w", grants.ErrInvalidRequest, err), appHint(err))
 	}
 	var id wx.Identity
 	if code != "" {
@@ -80,6 +86,14 @@ func (g *Grant) Authenticate(ctx context.Context, req grants.Request) (grants.Id
 		return grants.Identity{}, fmt.Errorf("wechat: account: %w", err)
 	}
 	return grants.Identity{Subject: user.ID, Claims: accounts.UserClaims(user), AMR: []string{"wechat"}}, nil
+}
+
+// appHint is what the client is told about an appid the server cannot use.
+func appHint(err error) string {
+	if errors.Is(err, wx.ErrAppRequired) {
+		return "appid is required when several WeChat apps are configured"
+	}
+	return "unknown appid"
 }
 
 // external links by unionid when WeChat gives one (the same person across a mini program and a

@@ -122,3 +122,30 @@ func (r *Regulator) Succeed(ctx context.Context, account string) error {
 	}
 	return r.store.ResetFailures(ctx, accountKey(account))
 }
+
+// Attempt runs verify under the regulator: the one sequence every credential check uses (the
+// password grant, the custom grants, the sign-in page). A locked account or IP is refused before
+// verify runs (ErrLocked, wrapped); an error of verify that failed reports as bad credentials is
+// counted and returned; any other error of verify (an upstream outage) counts nothing; success
+// forgets the account's failures. lockedNow reports that this failure locked the account or IP.
+func (r *Regulator) Attempt(ctx context.Context, account, ip string, verify func() error, failed func(error) bool) (lockedNow bool, err error) {
+	if r == nil {
+		return false, verify()
+	}
+	if account != "" || ip != "" {
+		if err := r.Check(ctx, account, ip); err != nil {
+			return false, err
+		}
+	}
+	if verr := verify(); verr != nil {
+		if !failed(verr) {
+			return false, verr
+		}
+		locked, ferr := r.Fail(ctx, account, ip)
+		if ferr != nil {
+			return false, ferr
+		}
+		return locked, verr
+	}
+	return false, r.Succeed(ctx, account)
+}

@@ -1,3 +1,5 @@
+// The refresh guard: accounts can go away between sign-in and refresh.
+
 package grants
 
 import (
@@ -9,65 +11,6 @@ import (
 
 	"github.com/lingpai/lingpai/internal/session"
 )
-
-// LocalAccounts is what the password companion needs from accounts.
-type LocalAccounts interface {
-	Claims(ctx context.Context, subject string) (map[string]any, error)
-	Active(ctx context.Context, subject string) (bool, error)
-}
-
-// PasswordOpenID completes fosite's password grant (which never issues an id_token): it adds the
-// user's claims and amr pwd to the session and an id_token when openid is granted. It must be
-// registered after fosite's ROPC handler, which has set the subject by then.
-type PasswordOpenID struct {
-	Issuer   *TokenIssuer
-	Accounts LocalAccounts
-}
-
-var _ fosite.TokenEndpointHandler = (*PasswordOpenID)(nil)
-
-// Type is the grant it completes; with Recheck it doubles as the refresh guard's Rechecker.
-func (p *PasswordOpenID) Type() string { return "password" }
-
-// CanSkipClientAuth implements fosite.TokenEndpointHandler.
-func (p *PasswordOpenID) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
-	return false
-}
-
-// CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
-func (p *PasswordOpenID) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
-	return ar.GetGrantTypes().ExactOne("password")
-}
-
-// HandleTokenEndpointRequest loads the user's claims into the session.
-func (p *PasswordOpenID) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
-	if !p.CanHandleTokenEndpointRequest(ctx, ar) {
-		return fosite.ErrUnknownRequest
-	}
-	sess, ok := ar.GetSession().(*session.Session)
-	if !ok || sess.GetSubject() == "" {
-		return fosite.ErrServerError.WithDebug("password grant left no subject")
-	}
-	claims, err := p.Accounts.Claims(ctx, sess.GetSubject())
-	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-	}
-	ApplyIdentity(sess, "password", Identity{Subject: sess.GetSubject(), Claims: claims, AMR: []string{"pwd"}})
-	return nil
-}
-
-// PopulateTokenEndpointResponse adds the id_token.
-func (p *PasswordOpenID) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
-	if !p.CanHandleTokenEndpointRequest(ctx, ar) {
-		return fosite.ErrUnknownRequest
-	}
-	return p.Issuer.IssueIDToken(ctx, ar, resp)
-}
-
-// Recheck refuses refresh for a local user who was deleted or disabled since sign-in.
-func (p *PasswordOpenID) Recheck(ctx context.Context, subject, _ string) error {
-	return RecheckActive(ctx, p.Accounts, subject)
-}
 
 // RecheckActive is the Rechecker of grants whose accounts live in lingpai: the user must still
 // exist and not be disabled.

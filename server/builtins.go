@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
-	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/grants"
 	"github.com/lingpai/lingpai/grants/passwordad"
@@ -19,7 +17,6 @@ import (
 	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
 	"github.com/lingpai/lingpai/internal/upstream/smsgw"
 	"github.com/lingpai/lingpai/internal/upstream/wechat"
-	"github.com/lingpai/lingpai/storage"
 )
 
 // builtinTypes are lingpai's own extension grants; each needs its configuration section.
@@ -40,8 +37,8 @@ type smsEndpoint struct {
 
 // builtinGrants builds lingpai's own custom grants that grants.enabled lists. Each is one
 // registration here.
-func (b *builder) builtinGrants(ctx context.Context, cfg *config.Config, store *storage.Store, accts *accounts.Service,
-	met *metrics.Metrics, logger *slog.Logger) (builtins, error) {
+func (b *builder) builtinGrants(ctx context.Context, d *parts) (builtins, error) {
+	cfg, store, accts, met, logger := d.cfg, d.store, d.accounts, d.metrics, d.logger
 	var out builtins
 	if cfg.GrantEnabled("sms") && cfg.SMS != nil {
 		sender, err := smsgw.New(cfg.SMS.Config, logger)

@@ -1,0 +1,115 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/ory/fosite"
+
+	"github.com/lingpai/lingpai/grants"
+	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/session"
+)
+
+// Authorize serves GET and POST /connect/authorize (RFC 6749 4.1, OIDC Core 3.1.2).
+func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := h.Provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
+	if !exactRedirectURI(ar) {
+		// fosite let it through as a loopback URI on another port (RFC 8252 7.3); we do not.
+		h.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The 'redirect_uri' parameter does not exactly match a pre-registered redirect URI."))
+		return
+	}
+	form := ar.GetRequestForm()
+	client, ok := ar.GetClient().(grants.ClientPolicy)
+	if !ok {
+		h.authorizeError(w, r, ar, fosite.ErrServerError.WithDebug("client type"))
+		return
+	}
+	reqctx.From(ctx).Add(slog.String("client_id", client.GetID()))
+	if client.MustUsePKCE() && form.Get("code_challenge") == "" {
+		h.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("This client must use PKCE (code_challenge with S256)."))
+		return
+	}
+	if form.Get("lp_consent") == "denied" {
+		h.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+		return
+	}
+	grants.DefaultScopes(ar, true) // as at the token endpoint: omitted means all allowed
+	prompt := strings.Fields(form.Get("prompt"))
+	ls, err := h.Sessions.Current(r)
+	if err != nil {
+		h.authorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+		return
+	}
+	if ls != nil {
+		if p, err := h.Accounts.Profile(ctx, ls.UserID); err != nil || p.Disabled {
+			_ = h.Sessions.End(w, r)
+			ls = nil
+		}
+	}
+	if ls == nil || slices.Contains(prompt, "login") || maxAgeExceeded(form.Get("max_age"), ls.AuthTime, ar.GetRequestedAt()) {
+		if slices.Contains(prompt, "none") {
+			h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
+			return
+		}
+		http.Redirect(w, r, "/account/login?return_to="+url.QueryEscape(returnTo(r, form, "login")), http.StatusFound)
+		return
+	}
+	requested, subject := ar.GetRequestedScopes(), ls.UserID
+	if client.NeedsConsent() {
+		granted, err := h.Store.ConsentOf(ctx, subject, client.GetID())
+		if err != nil {
+			h.authorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+			return
+		}
+		if slices.Contains(prompt, "consent") || !containsAll(granted, requested) {
+			if slices.Contains(prompt, "none") {
+				h.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not consented."))
+				return
+			}
+			http.Redirect(w, r, "/account/consent?return_to="+url.QueryEscape(returnTo(r, form, "consent")), http.StatusFound)
+			return
+		}
+	}
+	grants.GrantRequested(ar)
+	claims, err := h.Accounts.Claims(ctx, subject)
+	if err != nil {
+		h.authorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+		return
+	}
+	sess := session.New()
+	grants.ApplyIdentity(sess, "authorization_code", grants.Identity{
+		Subject: subject, Claims: grants.ClaimsForScopes(claims, ar.GetGrantedScopes()), AMR: strings.Fields(ls.AMR),
+	})
+	sess.IDTokenClaims().AuthTime = ls.AuthTime.UTC()
+	// fosite checks prompt=none/login and max_age by comparing auth_time with this; maxAgeExceeded
+	// above decided with the same two times.
+	sess.IDTokenClaims().RequestedAt = ar.GetRequestedAt().UTC()
+	sess.IDTokenClaims().Extra["sid"] = ls.SID
+	sess.JWTClaims.Extra["client_id"] = client.GetID()
+	resp, err := h.Provider.NewAuthorizeResponse(ctx, ar, sess)
+	if err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
+	reqctx.From(ctx).Add(slog.String("outcome", "code_issued"), slog.String("subject", subject))
+	formPostHeaders(w, ar)
+	h.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/ory/fosite"
+
+	"github.com/lingpai/lingpai/internal/reqctx"
+)
+
+// Revoke serves POST /connect/revocation (RFC 7009). Revoking a refresh token also ends the access
+// tokens of its grant.
+type Revoke struct {
+	Provider fosite.OAuth2Provider
+	Logger   *slog.Logger
+	// Healthy: as for Introspect. fosite answers a storage failure with 200, which would tell a
+	// client that logs a user out that the token is dead when it is not.
+	Healthy func(ctx context.Context) error
+}
+
+func (h *Revoke) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	info := reqctx.From(ctx)
+	basicID, _, basic := r.BasicAuth()
+	if err := r.ParseForm(); err != nil {
+		WriteError(w, errBadForm)
+		return
+	}
+	clientID := r.PostForm.Get("client_id")
+	if clientID == "" {
+		clientID, _ = url.QueryUnescape(basicID)
+	}
+	if !basic && clientID == "" {
+		info.Add(slog.String("outcome", "invalid_client"))
+		WriteError(w, errClientAuthRequired)
+		return
+	}
+	info.Add(slog.String("client_id", clientID))
+	err := h.Provider.NewRevocationRequest(ctx, r)
+	if err == nil {
+		info.Add(slog.String("outcome", "revoked"))
+		h.Logger.InfoContext(ctx, "token revoked", "event", "token.revoked", "request_id", info.RequestID, "client_id", clientID)
+		h.Provider.WriteRevocationResponse(ctx, w, nil)
+		return
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	switch {
+	case rfc.CodeField >= 500 || (errors.Is(err, fosite.ErrInvalidClient) && storageDown(ctx, h.Healthy)):
+		// Nothing was revoked: say so, so that the client retries.
+		info.Add(slog.String("outcome", "temporarily_unavailable"))
+		h.Logger.ErrorContext(ctx, "revocation failed", "request_id", info.RequestID, "client_id", clientID, "cause", rfc.GetDescription()+" "+rfc.DebugField)
+		WriteError(w, rfcError(http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be revoked now; retry later."))
+	case errors.Is(err, fosite.ErrInvalidRequest), errors.Is(err, fosite.ErrInvalidClient):
+		info.Add(slog.String("outcome", rfc.ErrorField), slog.String("reason", rfc.DebugField))
+		WriteError(w, err)
+	default:
+		// RFC 7009 section 2.2: an unknown or foreign token is not an error, so the log is the
+		// only place a wrong owner shows up.
+		info.Add(slog.String("outcome", rfc.ErrorField), slog.String("reason", rfc.DebugField))
+		h.Provider.WriteRevocationResponse(ctx, w, nil)
+	}
+}

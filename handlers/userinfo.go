@@ -1,0 +1,58 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/ory/fosite"
+
+	"github.com/lingpai/lingpai/grants"
+	"github.com/lingpai/lingpai/internal/session"
+)
+
+// UserInfo serves GET and POST /connect/userinfo (OIDC Core 5.3) for a Bearer access token.
+func (h *Web) UserInfo(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	token := fosite.AccessTokenFromRequest(r)
+	if token == "" {
+		// RFC 6750 section 3.1: no error attribute when the request had no token at all.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="lingpai"`)
+		WriteError(w, errInvalidToken)
+		return
+	}
+	use, ar, err := h.Provider.IntrospectToken(ctx, token, fosite.AccessToken, session.New())
+	if err != nil || use != fosite.AccessToken {
+		writeBearerError(w, errInvalidToken, "")
+		return
+	}
+	if !ar.GetGrantedScopes().Has("openid") {
+		writeBearerError(w, errInsufficientScope, "openid")
+		return
+	}
+	sub := ar.GetSession().GetSubject()
+	user, err := h.Accounts.Profile(ctx, sub)
+	switch {
+	case errors.Is(err, fosite.ErrNotFound) || (err == nil && user.Disabled):
+		writeBearerError(w, errInvalidToken, "")
+		return
+	case err != nil:
+		WriteError(w, errUnavailable)
+		return
+	}
+	all, err := h.Accounts.Claims(ctx, sub)
+	if err != nil {
+		WriteError(w, errUnavailable)
+		return
+	}
+	claims := grants.ClaimsForScopes(all, ar.GetGrantedScopes())
+	if sess, ok := ar.GetSession().(*session.Session); ok {
+		// Claims the grant added (directory groups, say) count too, still filtered by scope.
+		for k, v := range grants.ClaimsForScopes(sess.IDTokenClaims().Extra, ar.GetGrantedScopes()) {
+			if _, set := claims[k]; !set {
+				claims[k] = v
+			}
+		}
+	}
+	claims["sub"] = sub
+	WriteJSON(w, http.StatusOK, claims)
+}

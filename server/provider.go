@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/token/hmac"
+	fositejwt "github.com/ory/fosite/token/jwt"
+
+	"github.com/lingpai/lingpai/accounts"
+	"github.com/lingpai/lingpai/config"
+	"github.com/lingpai/lingpai/grants"
+	"github.com/lingpai/lingpai/grants/password"
+	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/keys"
+	"github.com/lingpai/lingpai/internal/ops/metrics"
+	"github.com/lingpai/lingpai/internal/throttle"
+	"github.com/lingpai/lingpai/internal/web/pages"
+	"github.com/lingpai/lingpai/storage"
+)
+
+// parts are the components the provider, the grants and the routes share.
+type parts struct {
+	cfg       *config.Config
+	store     *storage.Store
+	logger    *slog.Logger
+	issuer    string
+	now       func() time.Time
+	keyring   *keys.Keyring
+	hasher    hashing.Hasher
+	renderer  *pages.Renderer
+	regulator *throttle.Regulator
+	accounts  *accounts.Service
+	metrics   *metrics.Metrics
+}
+
+func (b *builder) parts(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*parts, error) {
+	d := &parts{cfg: cfg, store: store, logger: logger, issuer: strings.TrimRight(cfg.Server.Issuer, "/"), now: b.now}
+	overlap := max(cfg.Tokens.AccessTokenLifetime, cfg.Tokens.IDTokenLifetime) + time.Minute
+	var err error
+	if d.keyring, err = keys.New(ctx, store, keys.Options{Algorithm: cfg.Tokens.SigningAlgorithm, CacheTTL: cfg.Server.CacheTTL, Overlap: overlap}); err != nil {
+		return nil, fmt.Errorf("server: signing keys: %w", err)
+	}
+	if d.renderer, err = pages.New(pages.Brand{ProductName: cfg.UI.ProductName, LogoURL: cfg.UI.LogoURL}); err != nil {
+		return nil, err
+	}
+	d.regulator = throttle.New(store, throttle.Options{
+		MaxFailures: cfg.Throttle.MaxFailures, IPMaxFailures: cfg.Throttle.IPMaxFailures,
+		Window: cfg.Throttle.Window, Lockout: cfg.Throttle.Lockout,
+	}, b.now)
+	if d.accounts, err = accounts.New(store, d.hasher, d.regulator, logger); err != nil {
+		return nil, err
+	}
+	sqlDB, err := store.SQLDB()
+	if err != nil {
+		return nil, err
+	}
+	d.metrics = metrics.New(sqlDB)
+	return d, nil
+}
+
+// fositeConfig is fosite's configuration from lingpai's.
+func (d *parts) fositeConfig(ctx context.Context) (*fosite.Config, error) {
+	cfg := d.cfg
+	secret := []byte(cfg.Tokens.Secret)
+	if len(secret) == 0 {
+		var err error
+		if secret, err = d.store.Secret(ctx, "hmac-global", 32); err != nil {
+			return nil, fmt.Errorf("server: token secret: %w", err)
+		}
+	}
+	return &fosite.Config{
+		AccessTokenLifespan:            cfg.Tokens.AccessTokenLifetime,
+		RefreshTokenLifespan:           cfg.Tokens.RefreshTokenLifetime,
+		AuthorizeCodeLifespan:          cfg.Tokens.AuthCodeLifetime,
+		IDTokenLifespan:                cfg.Tokens.IDTokenLifetime,
+		IDTokenIssuer:                  d.issuer,
+		AccessTokenIssuer:              d.issuer,
+		TokenURL:                       d.issuer + "/connect/token",
+		GlobalSecret:                   secret,
+		ScopeStrategy:                  fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
+		RefreshTokenScopes:             []string{"offline_access", "offline"},
+		JWTScopeClaimKey:               fositejwt.JWTScopeFieldString,
+		ClientSecretsHasher:            d.hasher,
+		SendDebugMessagesToClients:     false,
+		EnforcePKCEForPublicClients:    true,
+		EnablePKCEPlainChallengeMethod: false,
+		TokenEntropy:                   32,
+		MinParameterEntropy:            8,
+		// response_mode=form_post: our page (branding, a <noscript> button), not fosite's bare one.
+		FormPostHTMLTemplate: d.renderer.FormPost(),
+	}, nil
+}
+
+// step is one row of the handler table: a fosite handler and the grant type it serves. Rows of
+// grant types that grants.enabled leaves out are dropped; a row with grant "" always stays.
+type step struct {
+	grant     string
+	token     fosite.TokenEndpointHandler
+	authorize fosite.AuthorizeEndpointHandler
+}
+
+// newProvider builds fosite with lingpai's handler table.
+func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.Fosite, error) {
+	fc, err := d.fositeConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
+	var core oauth2.CoreStrategy = hmacStrategy
+	if d.cfg.Tokens.Format == "jwt" {
+		core = &oauth2.DefaultJWTStrategy{Signer: d.keyring.Signer(), HMACSHAStrategy: hmacStrategy, Config: fc}
+	}
+	idStrategy := &openid.DefaultStrategy{Signer: d.keyring.Signer(), Config: fc}
+	issuer := &grants.TokenIssuer{AccessTokenStrategy: core, RefreshTokenStrategy: core, Storage: d.store, IDTokenStrategy: idStrategy, Config: fc}
+	store := d.store
+
+	code := &oauth2.AuthorizeExplicitGrantHandler{
+		AccessTokenStrategy: core, RefreshTokenStrategy: core, AuthorizeCodeStrategy: core,
+		CoreStorage: store, TokenRevocationStorage: store, Config: fc,
+	}
+	passwordOpenID, passwordHandlers := password.Handlers(core, store, d.accounts, issuer, fc)
+	// Browser sign-ins are local accounts too: refresh stops when the user is disabled.
+	recheckers := map[string]grants.Rechecker{"password": passwordOpenID, "authorization_code": passwordOpenID}
+	var customSteps []step
+	for _, g := range custom {
+		customSteps = append(customSteps, step{grant: g.Type(), token: &grants.Handler{Grant: g, Issuer: issuer, Regulator: d.regulator, Logger: d.logger}})
+		if rc, ok := g.(grants.Rechecker); ok {
+			recheckers[g.Type()] = rc
+		}
+	}
+	oidcCode := &openid.OpenIDConnectExplicitHandler{
+		OpenIDConnectRequestStorage:   store,
+		IDTokenHandleHelper:           &openid.IDTokenHandleHelper{IDTokenStrategy: idStrategy},
+		OpenIDConnectRequestValidator: openid.NewOpenIDConnectRequestValidator(d.keyring.Signer(), fc),
+		Config:                        fc,
+	}
+	pkceHandler := &pkce.Handler{AuthorizeCodeStrategy: core, Storage: store, Config: fc}
+
+	// The handler table. fosite runs every handler that accepts a request, in this order, first
+	// HandleTokenEndpointRequest of each, then PopulateTokenEndpointResponse of each.
+	table := []step{
+		// The rules every grant shares (client registered for the grant, scope defaulting and
+		// checks, audience): first, so no grant authenticates anyone for a request they refuse.
+		{grant: "", token: &grants.Policy{GrantTypes: d.cfg.Grants.Enabled, Config: fc}},
+		// fosite's grants.
+		{grant: "authorization_code", token: code, authorize: code},
+		{grant: "client_credentials", token: &oauth2.ClientCredentialsGrantHandler{
+			HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: store, Config: fc}, Config: fc,
+		}},
+		{grant: "refresh_token", token: &oauth2.RefreshTokenGrantHandler{
+			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: store, Config: fc,
+		}},
+		// After fosite's refresh handler, which has loaded the family's session: asks the grant
+		// that started the family whether the account may still get tokens.
+		{grant: "refresh_token", token: &grants.RefreshGuard{Recheckers: recheckers, Revoker: store, Logger: d.logger}},
+		// The seed's password grant: fosite's handler, then its OpenID companion (in this order).
+		{grant: "password", token: passwordHandlers[0]},
+		{grant: "password", token: passwordHandlers[1]},
+	}
+	// lingpai's own grants (password_ad, sms, wechat) and those registered with WithGrant.
+	table = append(table, customSteps...)
+	table = append(table,
+		// OpenID Connect after the grants whose sessions they read: id_tokens for codes and refreshes.
+		step{grant: "authorization_code", token: oidcCode, authorize: oidcCode},
+		step{grant: "refresh_token", token: &openid.OpenIDConnectRefreshHandler{
+			IDTokenHandleHelper: &openid.IDTokenHandleHelper{IDTokenStrategy: idStrategy}, Config: fc,
+		}},
+		// PKCE after the code handler in both lists: it stores the challenge under the code's
+		// signature, which the code handler creates.
+		step{grant: "authorization_code", token: pkceHandler, authorize: pkceHandler},
+	)
+	for _, s := range table {
+		if s.grant != "" && !d.cfg.GrantEnabled(s.grant) {
+			continue
+		}
+		fc.TokenEndpointHandlers = append(fc.TokenEndpointHandlers, s.token)
+		if s.authorize != nil {
+			fc.AuthorizeEndpointHandlers = append(fc.AuthorizeEndpointHandlers, s.authorize)
+		}
+	}
+	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc}}
+	fc.RevocationHandlers = fosite.RevocationHandlers{&oauth2.TokenRevocationHandler{
+		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
+	}}
+	return fosite.NewOAuth2Provider(store, fc), nil
+}
