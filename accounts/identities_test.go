@@ -3,7 +3,6 @@ package accounts_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -21,7 +20,7 @@ import (
 func newService(t *testing.T, st *storage.Store) *accounts.Service {
 	t.Helper()
 	reg := throttle.New(st, throttle.Options{MaxFailures: 5, IPMaxFailures: 50}, nil)
-	svc, err := accounts.New(st, hashing.Hasher{}, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc, err := accounts.New(st, hashing.Hasher{}, reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		env        []string
 		want       []string
 	}{
-		{"unknown key", "server:\n  adress: x\n", nil, []string{"adress"}},
+		{"unknown key", "server:\n  adress: x\n", nil, []string{"adress"}}, //nolint:misspell // the typo is the test
 		{"bad duration", "tokens:\n  access_token_lifetime: 10\n", nil, []string{"tokens.access_token_lifetime"}},
 		{"bad driver", "database:\n  driver: oracle\n", nil, []string{"database.driver"}},
 		{"several at once", "tokens:\n  format: xml\nthrottle:\n  max_failures: 0\n", nil, []string{"tokens.format", "throttle.max_failures"}},

@@ -86,7 +86,7 @@ func bufCopy(w *strings.Builder, resp *http.Response) (int64, error) {
 		w.Write(buf[:m])
 		n += int64(m)
 		if err != nil {
-			return n, nil
+			return n, nil //nolint:nilerr // EOF (or a cut body) ends the copy; the status code tells the caller
 		}
 	}
 }

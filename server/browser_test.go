@@ -310,8 +310,8 @@ func (f *flow) authorize(q url.Values) *url.URL {
 		if err != nil {
 			f.t.Fatalf("authorize answered %d without a redirect", resp.StatusCode)
 		}
-		switch {
-		case loc.Path == "/account/login":
+		switch loc.Path {
+		case "/account/login":
 			_, page := f.get(loc.String())
 			form := formFields(page)
 			form.Set("username", f.user)
@@ -320,12 +320,12 @@ func (f *flow) authorize(q url.Values) *url.URL {
 			if resp.StatusCode != http.StatusSeeOther {
 				f.t.Fatalf("sign-in as %s: %d", f.user, resp.StatusCode)
 			}
-		case loc.Path == "/account/consent":
+		case "/account/consent":
 			_, page := f.get(loc.String())
 			form := formFields(page)
 			form.Set("decision", "allow")
 			resp, _ = f.post("/account/consent", form)
-		case loc.Path == "/connect/authorize":
+		case "/connect/authorize":
 			resp, _ = f.get(loc.String())
 		default:
 			return loc

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -180,5 +179,3 @@ func (s *Store) Migrate(ctx context.Context, extra ...any) error {
 	}
 	return nil
 }
-
-var errNoRows = errors.New("storage: no rows")

@@ -35,7 +35,9 @@ type Storage interface {
 // reads the subject the first one set, so the order is fixed here, not left to the caller.
 func Handlers(strategy oauth2.CoreStrategy, store Storage, accounts Accounts, issuer *grants.TokenIssuer, cfg *fosite.Config) (*OpenID, []fosite.TokenEndpointHandler) {
 	companion := &OpenID{Issuer: issuer, Accounts: accounts}
-	ropc := &oauth2.ResourceOwnerPasswordCredentialsGrantHandler{
+	// fosite marks this handler deprecated to discourage the grant (OAuth 2.1 drops it); the seed
+	// requires grant_type=password, so lingpai keeps it, for local accounts only.
+	ropc := &oauth2.ResourceOwnerPasswordCredentialsGrantHandler{ //nolint:staticcheck // SA1019: the seed requires this grant
 		ResourceOwnerPasswordCredentialsGrantStorage: ropcStorage{store, accounts},
 		HandleHelper:         &oauth2.HandleHelper{AccessTokenStrategy: strategy, AccessTokenStorage: store, Config: cfg},
 		RefreshTokenStrategy: strategy, Config: cfg,

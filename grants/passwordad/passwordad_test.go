@@ -2,7 +2,6 @@ package passwordad_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/url"
 	"testing"
@@ -48,7 +47,7 @@ func TestPhoneNumber(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(b.Name+"/"+tc.name, func(t *testing.T) {
 				st := b.Open(t, storage.Options{})
-				acc, err := accounts.New(st, hashing.Hasher{}, throttle.New(st, throttle.Options{}, nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+				acc, err := accounts.New(st, hashing.Hasher{}, throttle.New(st, throttle.Options{}, nil), slog.New(slog.DiscardHandler))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -46,7 +46,7 @@ func mariaTemplate(t *testing.T) string {
 			"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
 			"--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M").CombinedOutput()
 		if err != nil {
-			templateErr = fmt.Errorf("mariadb-install-db: %v\n%s", err, out)
+			templateErr = fmt.Errorf("mariadb-install-db: %w\n%s", err, out)
 			return
 		}
 		templateDir = dir

@@ -26,7 +26,7 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	}
 	num, err := phonenumbers.Parse(s, defaultRegion)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if !phonenumbers.IsValidNumber(num) {
 		return "", fmt.Errorf("%w: not a number in use", ErrInvalid)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"testing"
@@ -73,7 +72,7 @@ func newService(t *testing.T, st *storage.Store) (*smscode.Service, *sender, *te
 	snd := &sender{}
 	clk := testclock.New(time.Date(2030, 5, 1, 2, 0, 0, 0, time.UTC))
 	key := []byte("test-key-test-key-test-key-32byt")
-	return smscode.New(st, snd, key, opts, clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil))), snd, clk
+	return smscode.New(st, snd, key, opts, clk.Now, slog.New(slog.DiscardHandler)), snd, clk
 }
 
 // row returns phone's stored code, nil when there is none.

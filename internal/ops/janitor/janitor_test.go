@@ -3,7 +3,6 @@ package janitor_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -53,7 +52,7 @@ func TestSweepDeletesOnlyExpiredInBatches(t *testing.T) {
 				}
 				obs := counter{}
 				j := &janitor.Janitor{DB: st, Targets: janitor.CoreTargets(), BatchSize: 5, Observer: obs,
-					Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+					Logger: slog.New(slog.DiscardHandler)}
 				got, err := j.Sweep(ctx)
 				if err != nil {
 					t.Fatalf("%s: %v", tt.name, err)
@@ -124,7 +123,7 @@ func TestRunSweepsOnlyUnderTheLease(t *testing.T) {
 			}
 			obs := counter{}
 			j := &janitor.Janitor{DB: st, Targets: janitor.CoreTargets(), BatchSize: 10, Observer: obs, Holder: "me",
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+				Logger: slog.New(slog.DiscardHandler)}
 			runFor := func(d time.Duration) {
 				ctx, cancel := context.WithTimeout(ctx, d)
 				defer cancel()

@@ -90,7 +90,7 @@ func (a *AliyunSender) Send(ctx context.Context, phone, code string, _ time.Dura
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(a.Config.Endpoint, "/")+"/",
 		strings.NewReader(params.Encode()))
 	if err != nil {
-		return fmt.Errorf("%w: aliyun: %v", errUnavailable, err)
+		return fmt.Errorf("%w: aliyun: %w", errUnavailable, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := a.Client.Do(req)

@@ -203,5 +203,5 @@ func transportErr(provider string, err error) error {
 			err = inner
 		}
 	}
-	return fmt.Errorf("%w: %s: %v", errUnavailable, provider, err)
+	return fmt.Errorf("%w: %s: %w", errUnavailable, provider, err)
 }

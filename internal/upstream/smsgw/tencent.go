@@ -65,13 +65,13 @@ func (t *TencentSender) Send(ctx context.Context, phone, code string, ttl time.D
 	})
 	u, err := url.Parse(t.Config.Endpoint)
 	if err != nil {
-		return fmt.Errorf("%w: tencent: endpoint: %v", errUnavailable, err)
+		return fmt.Errorf("%w: tencent: endpoint: %w", errUnavailable, err)
 	}
 	const ctype = "application/json; charset=utf-8"
 	ts := now().Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(t.Config.Endpoint, "/")+"/", bytes.NewReader(payload))
 	if err != nil {
-		return fmt.Errorf("%w: tencent: %v", errUnavailable, err)
+		return fmt.Errorf("%w: tencent: %w", errUnavailable, err)
 	}
 	h := req.Header
 	h.Set("Content-Type", ctype)

@@ -45,7 +45,7 @@ func (w *WebhookSender) Send(ctx context.Context, phone, code string, ttl time.D
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: webhook: %v", errUnavailable, err)
+		return fmt.Errorf("%w: webhook: %w", errUnavailable, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(SignatureHeader, Sign(w.Secret, body))

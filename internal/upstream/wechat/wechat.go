@@ -195,7 +195,7 @@ func (c *Client) Exchange(ctx context.Context, app App, code string) (Identity, 
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return Identity{}, fmt.Errorf("%w: app %s: %v", ErrUnavailable, app.ID, err)
+		return Identity{}, fmt.Errorf("%w: app %s: %w", ErrUnavailable, app.ID, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -215,7 +215,7 @@ func (c *Client) Exchange(ctx context.Context, app App, code string) (Identity, 
 	if body.ErrCode != nil && *body.ErrCode != 0 {
 		apiErr := &APIError{Code: *body.ErrCode, Msg: body.ErrMsg}
 		kind := classify(apiErr.Code)
-		if kind == ErrMisconfigured {
+		if errors.Is(kind, ErrMisconfigured) {
 			c.logger.ErrorContext(ctx, "WeChat rejected lingpai's credentials for an app; check its appid and secret",
 				"app", app.ID, "appid", app.AppID, "errcode", apiErr.Code, "errmsg", apiErr.Msg)
 		}

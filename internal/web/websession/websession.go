@@ -57,7 +57,7 @@ func (m *Manager) cookie(name, value string, maxAge int) *http.Cookie {
 func (m *Manager) Current(r *http.Request) (*storage.LoginSession, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return nil, nil
+		return nil, nil //nolint:nilerr // no session cookie is no session, not an error
 	}
 	ls, err := m.Store.LoginSessionByCookie(r.Context(), c.Value, m.Now())
 	if errors.Is(err, fosite.ErrNotFound) {

@@ -120,7 +120,7 @@ func NewWebhook(t testing.TB, secret string) *Webhook {
 		}
 		if fail != "" {
 			var code int
-			fmt.Sscan(fail, &code)
+			_, _ = fmt.Sscan(fail, &code)
 			http.Error(rw, "failing on request", code)
 			return
 		}
@@ -246,7 +246,7 @@ func NewTencent(t testing.TB, secretID, secretKey string) *Tencent {
 		auth := req.Header.Get("Authorization")
 		ts := req.Header.Get("X-TC-Timestamp")
 		var tsec int64
-		fmt.Sscan(ts, &tsec)
+		_, _ = fmt.Sscan(ts, &tsec)
 		date := time.Unix(tsec, 0).UTC().Format("2006-01-02")
 		scope := date + "/sms/tc3_request"
 		if !strings.Contains(auth, "Credential="+f.SecretID+"/") {
