@@ -13,18 +13,31 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 )
 
-func (e *env) serve(args []string) error {
-	fs, cfgPath := e.flags("serve")
-	demo := fs.Bool("demo", false, "run on a throw-away embedded database seeded with a demo client and user")
-	if err := fs.Parse(args); err != nil {
-		return err
+func (e *env) serveCommand() *cobra.Command {
+	var demo bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the token server",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return e.serve(demo)
+		},
 	}
+	c.Flags().BoolVar(&demo, "demo", false, "run on a throw-away embedded database seeded with a demo client and user")
+	return c
+}
+
+func (e *env) serve(demoMode bool) error {
+	demo := &demoMode
+	cfgPath := &e.cfgPath
 	var loadOpts []config.Option
 	if *demo {
 		loadOpts = append(loadOpts, config.Demo())
@@ -40,6 +53,7 @@ func (e *env) serve(args []string) error {
 		}
 		defer cleanup()
 	}
+	e.announce(*cfgPath, cfg)
 	logger := newLogger(e.stderr, cfg)
 	st, err := openStore(e.ctx, cfg, logger)
 	if err != nil {
