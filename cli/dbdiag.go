@@ -78,7 +78,7 @@ func explainDBError(driver, dsn string, err error) error {
 	var me *mysqldrv.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
-		case 1045:
+		case 1045, 1698: // 1698: MariaDB, for a user that may only sign in through a socket
 			return fmt.Errorf("database access denied: check the user and password in database.dsn (%s): %w", describeDSN(driver, dsn), err)
 		case 1044:
 			return fmt.Errorf("database access denied: the user in database.dsn may not use that database (%s): %w", describeDSN(driver, dsn), err)
