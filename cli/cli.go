@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -52,6 +53,8 @@ type env struct {
 	terminal func() ([]byte, error)
 	// cfgPath is the --config flag, shared by every command.
 	cfgPath string
+	// migrations replaces the embedded migrations (tests add versions); nil in production.
+	migrations fs.FS
 }
 
 // Main runs the command line and returns the exit code.

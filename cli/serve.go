@@ -22,20 +22,21 @@ import (
 )
 
 func (e *env) serveCommand() *cobra.Command {
-	var demo bool
+	var demo, migrate bool
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the token server",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			return e.serve(demo)
+			return e.serve(demo, migrate)
 		},
 	}
 	c.Flags().BoolVar(&demo, "demo", false, "run on a throw-away embedded database seeded with a demo client and user")
+	c.Flags().BoolVar(&migrate, "migrate", false, "apply pending schema migrations before serving (default: refuse an older schema)")
 	return c
 }
 
-func (e *env) serve(demoMode bool) error {
+func (e *env) serve(demoMode, migrate bool) error {
 	demo := &demoMode
 	cfgPath := &e.cfgPath
 	var loadOpts []config.Option
@@ -55,7 +56,7 @@ func (e *env) serve(demoMode bool) error {
 	}
 	e.announce(*cfgPath, cfg)
 	logger := newLogger(e.stderr, cfg)
-	st, err := openStore(e.ctx, cfg, logger)
+	st, err := e.openStoreSchema(cfg, logger, migrate || *demo)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/lingpai/lingpai/config"
-	"github.com/lingpai/lingpai/server"
+	"github.com/lingpai/lingpai/migrations"
 	"github.com/lingpai/lingpai/storage"
 )
 
@@ -65,7 +65,7 @@ func (e *env) openStore(cfgPath string) (*config.Config, *storage.Store, error) 
 		return nil, nil, err
 	}
 	e.announce(cfgPath, cfg)
-	st, err := openStore(e.ctx, cfg, newLogger(e.stderr, cfg))
+	st, err := e.openStoreSchema(cfg, newLogger(e.stderr, cfg), false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -95,23 +95,60 @@ func openDB(cfg *config.Config, logger *slog.Logger) (*storage.Store, error) {
 	return st, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*storage.Store, error) {
+// openStoreSchema opens the database and makes sure its schema is the one this binary knows (see
+// checkSchema); apply is serve --migrate.
+func (e *env) openStoreSchema(cfg *config.Config, logger *slog.Logger, apply bool) (*storage.Store, error) {
 	st, err := openDB(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, st); err != nil {
+	if err := e.checkSchema(e.ctx, st, logger, apply); err != nil {
 		_ = st.Close()
 		return nil, explainDBError(cfg.Database.Driver, cfg.Database.DSN, err)
 	}
 	return st, nil
 }
 
-// migrate is idempotent; a replica racing another on an empty database retries once.
-func migrate(ctx context.Context, st *storage.Store) error {
-	err := st.Migrate(ctx, server.Models()...)
+func (e *env) newMigrator(st *storage.Store, logger *slog.Logger) (*migrations.Migrator, error) {
+	db, err := st.DB(context.Background()).DB()
 	if err != nil {
-		err = st.Migrate(ctx, server.Models()...)
+		return nil, err
 	}
-	return err
+	return migrations.New(db, st.Driver(), migrations.Options{Logger: logger, FS: e.migrations})
+}
+
+// checkSchema refuses a schema newer than this binary knows (an older binary would misread it) and
+// an older one unless apply is set: upgrading is a decision (lingpai migrate, or serve --migrate),
+// not a side effect of "client list". Two cases need no decision and go ahead: an empty database
+// gets the schema (nothing there to break), and a database of the release before versioned
+// migrations whose tables verify as version 1 is used as version 1 (lingpai migrate records it).
+func (e *env) checkSchema(ctx context.Context, st *storage.Store, logger *slog.Logger, apply bool) error {
+	m, err := e.newMigrator(st, logger)
+	if err != nil {
+		return err
+	}
+	s, err := m.State(ctx)
+	if err != nil {
+		return err
+	}
+	current := s.Version
+	if s.Legacy {
+		if err := m.VerifyLegacy(ctx); err != nil {
+			return err
+		}
+		current = 1
+	}
+	switch {
+	case current > s.Latest:
+		return fmt.Errorf("the database schema is version %d, newer than this lingpai knows (%d): run the newer release (or its lingpai migrate down --to %d)", current, s.Latest, s.Latest)
+	case s.Empty || apply && (current < s.Latest || s.Legacy):
+		applied, err := m.Up(ctx)
+		for _, a := range applied {
+			logger.Info("schema migration applied", "event", "schema.migrated", "version", a.Version, "name", a.Name, "direction", a.Direction)
+		}
+		return err
+	case current < s.Latest:
+		return fmt.Errorf("the database schema is version %d and this lingpai needs %d: run lingpai migrate first (or serve --migrate)", current, s.Latest)
+	}
+	return nil
 }

@@ -30,20 +30,8 @@ func (m *Migrator) baseline(ctx context.Context) (*Applied, error) {
 	if st, err = m.State(ctx); err != nil || !st.Legacy {
 		return nil, err
 	}
-	want, err := ExpectedSchema(m.dialect, 1)
-	if err != nil {
+	if err := m.VerifyLegacy(ctx); err != nil {
 		return nil, err
-	}
-	have, err := Schema(ctx, m.db, m.dialect)
-	if err != nil {
-		return nil, err
-	}
-	missing, extra := Diff(want, have)
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("migrations: the existing tables are not schema version 1, so they cannot be adopted (upgrade with the release that created them first); missing: %s", strings.Join(head(missing, 5), "; "))
-	}
-	if len(extra) > 0 {
-		m.logger.Warn("schema has objects migration 1 does not create; kept", "extra", head(extra, 10))
 	}
 	conn, err := m.db.Conn(ctx)
 	if err != nil {
@@ -68,6 +56,27 @@ func (m *Migrator) baseline(ctx context.Context) (*Applied, error) {
 	}
 	m.logger.Info("existing schema adopted as version 1", "event", "schema.baseline")
 	return &Applied{Version: 1, Name: "00001_initial.sql", Direction: "baseline"}, nil
+}
+
+// VerifyLegacy checks, without changing anything, that a pre-goose database's tables are schema
+// version 1, so they can be adopted (and, until then, used as version 1).
+func (m *Migrator) VerifyLegacy(ctx context.Context) error {
+	want, err := ExpectedSchema(m.dialect, 1)
+	if err != nil {
+		return err
+	}
+	have, err := Schema(ctx, m.db, m.dialect)
+	if err != nil {
+		return err
+	}
+	missing, extra := Diff(want, have)
+	if len(missing) > 0 {
+		return fmt.Errorf("migrations: the existing tables are not schema version 1, so they cannot be adopted (upgrade with the release that created them first); missing: %s", strings.Join(head(missing, 5), "; "))
+	}
+	if len(extra) > 0 {
+		m.logger.Warn("schema has objects migration 1 does not create; kept", "extra", head(extra, 10))
+	}
+	return nil
 }
 
 // lock takes the migration lock goose uses, for work done outside goose (the baseline).
