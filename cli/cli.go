@@ -30,6 +30,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/tracing"
 	"github.com/lingpai/lingpai/server"
 )
 
@@ -264,7 +265,7 @@ func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	if cfg.Log.Format == "text" {
 		h = slog.NewTextHandler(w, o)
 	}
-	return slog.New(reqctx.Handler(h))
+	return slog.New(tracing.LogHandler(reqctx.Handler(h)))
 }
 
 func splitList(s string) []string {
