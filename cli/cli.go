@@ -70,8 +70,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...
 // run executes args and maps the outcome to an exit code: an error a command's RunE returned is a
 // failure (1) unless it is a usageErr; every error cobra itself raises (unknown command or flag,
 // wrong argument count, bad flag value) is a usage error (2).
-func (e *env) run(args []string) int {
-	root := e.rootCommand()
+func (e *env) run(args []string) int { return e.execute(e.rootCommand(), args) }
+
+func (e *env) execute(root *cobra.Command, args []string) int {
 	wrapRunErrors(root)
 	root.SetArgs(legacyArgs(root, args))
 	cmd, err := root.ExecuteC()
