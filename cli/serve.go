@@ -211,7 +211,8 @@ sign in as %[5]s, allow, and paste the command the callback page shows.
 // tracing wraps the handler and the database in OpenTelemetry spans when tracing.otlp_endpoint is
 // set; otherwise it returns the handler as it is.
 func (e *env) tracing(cfg *config.Config, h http.Handler, st *storage.Store) (http.Handler, func(), error) {
-	tp, shutdown, err := tracing.Setup(e.ctx, cfg.Tracing, buildVersion().Version)
+	tc := tracing.Config{OTLPEndpoint: cfg.Tracing.OTLPEndpoint, ServiceName: cfg.Tracing.ServiceName, SampleRatio: cfg.Tracing.SampleRatio}
+	tp, shutdown, err := tracing.Setup(e.ctx, tc, buildVersion().Version)
 	if err != nil || tp == nil {
 		return h, func() {}, err
 	}

@@ -25,13 +25,19 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
-
-	"github.com/lingpai/lingpai/config"
 )
+
+// Config is the tracing section (config.Tracing), restated so upstream clients can import this
+// package without importing config, which imports them.
+type Config struct {
+	OTLPEndpoint string
+	ServiceName  string
+	SampleRatio  float64
+}
 
 // Setup returns the tracer provider for cfg and a shutdown that flushes it; nil and a no-op
 // shutdown when tracing is off.
-func Setup(ctx context.Context, cfg config.Tracing, version string) (trace.TracerProvider, func(context.Context) error, error) {
+func Setup(ctx context.Context, cfg Config, version string) (trace.TracerProvider, func(context.Context) error, error) {
 	noop := func(context.Context) error { return nil }
 	if cfg.OTLPEndpoint == "" {
 		return nil, noop, nil
@@ -136,6 +142,36 @@ func registerGORM(db *gorm.DB, tracer trace.Tracer) error {
 		}
 	}
 	return nil
+}
+
+// Start starts a client span for a call to an upstream service (LDAP, SMS gateway, WeChat) under
+// ctx's span, taken from that span's own provider, as fosite does: nothing to pass down to the
+// upstream clients, and a no-op outside a traced request.
+func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.SpanContext().IsValid() {
+		return ctx, parent
+	}
+	return parent.TracerProvider().Tracer("github.com/lingpai/lingpai/upstream").Start(ctx, name,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+// End ends a span from Start, marking it failed when err is one of the outage kinds (a wrong
+// password is an answer, not a failure of the service); any other error is recorded as an event.
+func End(span trace.Span, err error, outages ...error) {
+	if err != nil {
+		span.RecordError(err)
+		for _, k := range outages {
+			if errors.Is(err, k) {
+				span.SetStatus(codes.Error, err.Error())
+				break
+			}
+		}
+		if len(outages) == 0 {
+			span.SetStatus(codes.Error, err.Error())
+		}
+	}
+	span.End()
 }
 
 // LogHandler adds trace_id and span_id to records logged with a context inside a span, so a log

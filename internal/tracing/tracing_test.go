@@ -1,9 +1,11 @@
-package tracing
+package tracing_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -19,6 +22,7 @@ import (
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/internal/tracing"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 )
@@ -55,12 +59,12 @@ func TestTokenRequestSpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	logger := slog.New(LogHandler(reqctx.Handler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	logger := slog.New(tracing.LogHandler(reqctx.Handler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	app, err := server.New(ctx, cfg, st, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if handler, err = Instrument(app.Handler, st.DB(ctx), tp); err != nil {
+	if handler, err = tracing.Instrument(app.Handler, st.DB(ctx), tp); err != nil {
 		t.Fatal(err)
 	}
 	exp.Reset() // start-up statements (key generation) ran outside any request: none recorded anyway
@@ -135,7 +139,8 @@ func names(spans tracetest.SpanStubs) []string {
 }
 
 func TestSetupOffByDefault(t *testing.T) {
-	tp, shutdown, err := Setup(context.Background(), config.Default().Tracing, "dev")
+	c := config.Default().Tracing
+	tp, shutdown, err := tracing.Setup(context.Background(), tracing.Config{OTLPEndpoint: c.OTLPEndpoint, ServiceName: c.ServiceName, SampleRatio: c.SampleRatio}, "dev")
 	if tp != nil || err != nil || shutdown(context.Background()) != nil {
 		t.Fatalf("tracing on without an endpoint: %v %v", tp, err)
 	}
@@ -146,21 +151,30 @@ func TestLogHandlerAddsTraceID(t *testing.T) {
 	ctx, span := tp.Tracer("t").Start(context.Background(), "s")
 	defer span.End()
 	var b bytes.Buffer
-	slog.New(LogHandler(slog.NewJSONHandler(&b, nil))).InfoContext(ctx, "hello")
+	slog.New(tracing.LogHandler(slog.NewJSONHandler(&b, nil))).InfoContext(ctx, "hello")
 	if !strings.Contains(b.String(), `"trace_id":"`+span.SpanContext().TraceID().String()) {
 		t.Fatalf("no trace_id: %s", b.String())
 	}
 }
 
-func TestTracesURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://otel:4318":               "http://otel:4318/v1/traces",
-		"http://otel:4318/":              "http://otel:4318/v1/traces",
-		"https://otel.example/v1/traces": "https://otel.example/v1/traces",
-		"https://gw.example/otlp/traces": "https://gw.example/otlp/traces",
-	} {
-		if got := tracesURL(in); got != want {
-			t.Errorf("tracesURL(%q) = %q, want %q", in, got, want)
-		}
+func TestStartUpstreamSpan(t *testing.T) {
+	if _, span := tracing.Start(context.Background(), "ldap.authenticate"); span.SpanContext().IsValid() {
+		t.Fatal("a span outside any trace")
+	}
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	ctx, root := tp.Tracer("t").Start(context.Background(), "POST /connect/token")
+	errDown := errors.New("unavailable")
+	_, span := tracing.Start(ctx, "ldap.authenticate")
+	tracing.End(span, fmt.Errorf("bind: %w", errDown), errDown)
+	_, span = tracing.Start(ctx, "ldap.authenticate")
+	tracing.End(span, errors.New("wrong password"), errDown)
+	root.End()
+	spans := exp.GetSpans()
+	if len(spans) != 3 || spans[0].Parent.SpanID() != root.SpanContext().SpanID() || spans[0].SpanKind != trace.SpanKindClient {
+		t.Fatalf("spans %v", names(spans))
+	}
+	if spans[0].Status.Code != codes.Error || spans[1].Status.Code == codes.Error {
+		t.Fatalf("outage status %v, wrong-password status %v", spans[0].Status, spans[1].Status)
 	}
 }
