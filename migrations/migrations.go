@@ -154,7 +154,13 @@ func (m *Migrator) State(ctx context.Context) (State, error) {
 		st.Legacy, st.Empty = legacy, !legacy
 		return st, nil
 	}
-	if st.Version, err = m.provider.GetDBVersion(ctx); err != nil {
+	// Read without the lock (goose's GetDBVersion takes it): every replica checks at start, and
+	// none should wait for another's check.
+	st.Version, err = m.store.GetLatestVersion(ctx, m.db)
+	if errors.Is(err, database.ErrVersionNotFound) {
+		st.Version, err = 0, nil // the table exists but holds no row yet: another replica is creating it
+	}
+	if err != nil {
 		return st, fmt.Errorf("migrations: read version: %w", err)
 	}
 	return st, nil
