@@ -35,10 +35,15 @@ const lockTable = "goose_lock"
 
 // FS returns the migrations of one dialect (sqlite, mysql or postgres).
 func FS(dialect string) (fs.FS, error) {
-	if _, err := gooseDialect(dialect); err != nil {
+	d, err := gooseDialect(dialect)
+	if err != nil {
 		return nil, err
 	}
-	return fs.Sub(files, dialect)
+	dir := dialect
+	if d == goose.DialectPostgres {
+		dir = "postgres"
+	}
+	return fs.Sub(files, dir)
 }
 
 func gooseDialect(d string) (goose.Dialect, error) {
@@ -47,7 +52,7 @@ func gooseDialect(d string) (goose.Dialect, error) {
 		return goose.DialectSQLite3, nil
 	case "mysql":
 		return goose.DialectMySQL, nil
-	case "postgres":
+	case "postgres", "postgresql", "pgx":
 		return goose.DialectPostgres, nil
 	}
 	return "", fmt.Errorf("migrations: unknown dialect %q", d)
@@ -79,6 +84,9 @@ func New(db *sql.DB, dialect string, opts Options) (*Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
+	if gd == goose.DialectPostgres {
+		dialect = "postgres" // whatever the storage driver is called
+	}
 	fsys := opts.FS
 	if fsys == nil {
 		if fsys, err = FS(dialect); err != nil {
@@ -109,6 +117,9 @@ func New(db *sql.DB, dialect string, opts Options) (*Migrator, error) {
 		}
 		m.locker = l
 		popts = append(popts, goose.WithSessionLocker(l))
+	}
+	if sqls, _ := fs.Glob(fsys, "*.sql"); len(sqls) == 0 {
+		return nil, fmt.Errorf("migrations: none for %s yet: add migrations/%s/00001_initial.sql (the AutoMigrate schema of the models on %s)", dialect, dialect, dialect)
 	}
 	if m.provider, err = goose.NewProvider(gd, db, fsys, popts...); err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)

@@ -270,3 +270,12 @@ func TestReplicasMigrateOnce(t *testing.T) {
 		t.Fatalf("migrations applied %d times in all, want once: %+v", total, applied)
 	}
 }
+
+// TestDialectWithoutMigrations: a backend whose migrations are not written yet is named, not a
+// goose error about an empty folder.
+func TestDialectWithoutMigrations(t *testing.T) {
+	_, err := New(nil, "postgres", Options{FS: fstest.MapFS{"README.md": {Data: []byte("x")}}})
+	if err == nil || !strings.Contains(err.Error(), "none for postgres yet") {
+		t.Fatalf("err = %v", err)
+	}
+}
