@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/migrations"
+	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 )
 
@@ -124,6 +126,12 @@ func (e *env) newMigrator(st *storage.Store, logger *slog.Logger) (*migrations.M
 // migrations whose tables verify as version 1 is used as version 1 (lingpai migrate records it).
 func (e *env) checkSchema(ctx context.Context, st *storage.Store, logger *slog.Logger, apply bool) error {
 	m, err := e.newMigrator(st, logger)
+	if errors.Is(err, migrations.ErrNoMigrations) {
+		// A backend whose versioned migrations are not written yet keeps the old behaviour, so
+		// adding one does not wait for its SQL files; lingpai migrate says what is missing.
+		logger.Warn("no versioned migrations for this database yet: using GORM AutoMigrate", "driver", st.Driver())
+		return st.Migrate(ctx, server.Models()...)
+	}
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ import (
 //go:embed sqlite/*.sql mysql/*.sql postgres baseline
 var files embed.FS
 
+// ErrNoMigrations: the dialect's folder has no migrations yet (a backend being added).
+var ErrNoMigrations = errors.New("migrations: no migrations for this database")
+
 // VersionTable is goose's bookkeeping table.
 const VersionTable = "goose_db_version"
 
@@ -119,7 +122,7 @@ func New(db *sql.DB, dialect string, opts Options) (*Migrator, error) {
 		popts = append(popts, goose.WithSessionLocker(l))
 	}
 	if sqls, _ := fs.Glob(fsys, "*.sql"); len(sqls) == 0 {
-		return nil, fmt.Errorf("migrations: none for %s yet: add migrations/%s/00001_initial.sql (the AutoMigrate schema of the models on %s)", dialect, dialect, dialect)
+		return nil, fmt.Errorf("%w: none for %s yet: add migrations/%s/00001_initial.sql (the AutoMigrate schema of the models on %s)", ErrNoMigrations, dialect, dialect, dialect)
 	}
 	if m.provider, err = goose.NewProvider(gd, db, fsys, popts...); err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
