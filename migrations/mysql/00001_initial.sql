@@ -1,7 +1,8 @@
 -- Migration 1: the schema GORM AutoMigrate created up to and including the last release before
--- goose, dumped from a fresh AutoMigrate of its models (MariaDB: SHOW CREATE TABLE). A database that
--- release created has exactly these tables: lingpai recognises it and records this version as
--- applied without running it (migrations.Migrator.baseline).
+-- goose, dumped from a fresh AutoMigrate of its models
+-- (MariaDB: SHOW CREATE TABLE).
+-- A database that release created has exactly these tables: lingpai recognises it and records
+-- this version as applied without running it (migrations.Migrator.baseline).
 
 -- +goose Up
 CREATE TABLE `access_tokens` (

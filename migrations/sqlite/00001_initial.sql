@@ -1,7 +1,8 @@
 -- Migration 1: the schema GORM AutoMigrate created up to and including the last release before
--- goose, dumped from a fresh AutoMigrate of its models (SQLite: SELECT sql FROM sqlite_master). A database that
--- release created has exactly these tables: lingpai recognises it and records this version as
--- applied without running it (migrations.Migrator.baseline).
+-- goose, dumped from a fresh AutoMigrate of its models
+-- (SQLite: SELECT sql FROM sqlite_master).
+-- A database that release created has exactly these tables: lingpai recognises it and records
+-- this version as applied without running it (migrations.Migrator.baseline).
 
 -- +goose Up
 CREATE TABLE `access_tokens` (`signature` text,`request_id` text NOT NULL,`requested_at` datetime NOT NULL,`client_id` text NOT NULL,`subject` text NOT NULL,`scopes` text NOT NULL,`granted_scopes` text NOT NULL,`audience` text NOT NULL,`granted_audience` text NOT NULL,`form` text NOT NULL,`session` mediumblob NOT NULL,`active` numeric NOT NULL,`access_signature` text NOT NULL,`expires_at` datetime NOT NULL,`created_at` datetime NOT NULL,PRIMARY KEY (`signature`));
