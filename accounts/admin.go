@@ -76,3 +76,9 @@ func (s *Service) SetDisabled(ctx context.Context, username string, disabled boo
 	u.Disabled = disabled
 	return s.store.SaveUser(ctx, u)
 }
+
+// HashPassword applies the password policy and hashes pw, for administrators setting a password
+// on a user they found by other means than a username (lingpai user set-password --sub).
+func (s *Service) HashPassword(ctx context.Context, pw string) ([]byte, error) {
+	return s.hashPassword(ctx, pw)
+}

@@ -4,20 +4,31 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-func run(t *testing.T, args ...string) (string, string, int) {
+// runWith runs the command line as Main does, with stdin from a string and no terminal.
+func runWith(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := Main(context.Background(), args, &out, &errb)
+	e := &env{ctx: context.Background(), stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, environ: os.Environ()}
+	code := e.run(args)
 	return out.String(), errb.String(), code
 }
 
-func TestAdminCommands(t *testing.T) {
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	return runWith(t, "", args...)
+}
+
+// TestCommandLines is the contract of the command line: each row is what an operator types and
+// what they get back (exit code, and a string that must appear on stdout or stderr).
+func TestCommandLines(t *testing.T) {
 	t.Setenv("LINGPAI_DATABASE_DSN", filepath.Join(t.TempDir(), "cli.db"))
 	cfg := filepath.Join("..", "config.yaml")
 
@@ -33,29 +44,76 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("generated secret has %d bytes, want >= 32 (256 bits)", len(raw))
 	}
 	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
+		name  string
+		stdin string
+		args  []string
+		code  int
+		want  string
 	}{
-		{"duplicate client", []string{"client", "create", "--config", cfg, "--id", "svc", "--grant-types", "client_credentials"}, 1, "already exists"},
-		{"unknown grant", []string{"client", "create", "--config", cfg, "--id", "x", "--grant-types", "magic"}, 1, "unknown grant type"},
-		{"missing flags", []string{"client", "create", "--config", cfg}, 2, "--id and --grant-types are required"},
-		{"show", []string{"client", "show", "--config", cfg, "svc"}, 0, "hashed (generated, fast)"},
-		{"list", []string{"client", "list", "--config", cfg}, 0, "client_credentials,refresh_token"},
-		{"user create", []string{"user", "create", "--config", cfg, "--username", "Alice", "--password", "wonderland-1", "--phone", "+8613800138000"}, 0, "created user alice"},
-		{"weak password", []string{"user", "create", "--config", cfg, "--username", "bob", "--password", "short"}, 1, "at least 8"},
-		{"set-password", []string{"user", "set-password", "--config", cfg, "--username", "alice", "--password", "new-password-2"}, 0, "password changed"},
-		{"disable", []string{"user", "disable", "--config", cfg, "--username", "alice"}, 0, "disabled user alice"},
-		{"user list", []string{"user", "list", "--config", cfg}, 0, "+8613800138000"},
-		{"keys rotate", []string{"keys", "rotate", "--config", cfg}, 0, "new active key"},
-		{"client delete", []string{"client", "delete", "--config", cfg, "svc"}, 0, "deleted client svc"},
-		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
-		{"migrate", []string{"migrate", "--config", cfg}, 0, "schema is up to date"},
+		// Issue 18: the stray word used to stop parsing, so --public was ignored and exit was 0.
+		{"stray argument", "", []string{"client", "create", "--config", cfg, "--id", "x1", "--grant-types", "password", "--scopes", "openid", "junk", "--public"}, 2, `unexpected argument "junk"`},
+		{"stray argument created nothing", "", []string{"client", "show", "--config", cfg, "x1"}, 1, `no client "x1"`},
+		{"group help", "", []string{"client", "-h"}, 0, "rotate-secret"},
+		{"help command", "", []string{"help", "user"}, 0, "unlock"},
+		{"command help", "", []string{"client", "create", "--help"}, 0, "--secret-stdin"},
+		{"go-flag style help", "", []string{"user", "create", "-help"}, 0, "--password-stdin"},
+		{"unknown flag", "", []string{"client", "list", "--config", cfg, "--bogus"}, 2, "unknown flag: --bogus"},
+		{"unknown command", "", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unknown subcommand", "", []string{"client", "frob"}, 2, `unknown subcommand "frob"`},
+		{"missing subcommand", "", []string{"keys"}, 2, "missing subcommand"},
+		{"no command", "", nil, 2, "missing command"},
+		{"missing argument", "", []string{"client", "show", "--config", cfg}, 2, "missing client ID"},
+		{"bad output format", "", []string{"client", "list", "--config", cfg, "-o", "xml"}, 2, "table or json"},
+		{"--version", "", []string{"--version"}, 0, "lingpai dev"},
+		{"version json", "", []string{"version", "-o", "json"}, 0, `"version": "dev"`},
+		{"completion", "", []string{"completion", "bash"}, 0, "bash completion"},
+		{"duplicate client", "", []string{"client", "create", "--config", cfg, "--id", "svc", "--grant-types", "client_credentials"}, 1, "already exists"},
+		{"unknown grant", "", []string{"client", "create", "--config", cfg, "--id", "x", "--grant-types", "magic"}, 2, "unknown grant type"},
+		{"missing flags", "", []string{"client", "create", "--config", cfg}, 2, "--id and --grant-types are required"},
+		{"public client_credentials", "", []string{"client", "create", "--config", cfg, "--id", "p", "--grant-types", "client_credentials", "--public"}, 2, "cannot use client_credentials"},
+		{"code without redirect", "", []string{"client", "create", "--config", cfg, "--id", "w", "--grant-types", "authorization_code"}, 2, "needs --redirect-uris"},
+		{"public with secret", "", []string{"client", "create", "--config", cfg, "--id", "p", "--grant-types", "password", "--public", "--secret-stdin"}, 2, "has no --secret"},
+		{"secret on stdin", "a person's secret\n", []string{"client", "create", "--config", cfg, "--id", "web", "--grant-types", "authorization_code", "--redirect-uris", "https://app/cb", "--secret-stdin"}, 0, "client_id=web"},
+		{"show, flags after argument", "", []string{"client", "show", "web", "--config", cfg}, 0, "hashed (slow)"},
+		{"show json", "", []string{"client", "show", "--config", cfg, "-o", "json", "svc"}, 0, `"secret": "hashed (generated, fast)"`},
+		{"list", "", []string{"client", "list", "--config", cfg}, 0, "client_credentials,refresh_token"},
+		{"list json", "", []string{"client", "list", "--config", cfg, "--output=json"}, 0, `"client_id": "web"`},
+		{"update", "", []string{"client", "update", "web", "--config", cfg, "--scopes", "openid,profile", "--skip-consent"}, 0, "updated client web"},
+		{"update shows", "", []string{"client", "show", "web", "--config", cfg}, 0, "scopes: openid,profile"},
+		{"update contradiction", "", []string{"client", "update", "web", "--config", cfg, "--redirect-uris", ""}, 2, "needs --redirect-uris"},
+		{"update nothing", "", []string{"client", "update", "web", "--config", cfg}, 2, "nothing to change"},
+		{"rotate-secret", "", []string{"client", "rotate-secret", "web", "--config", cfg}, 0, "client_secret="},
+		{"rotate-secret made it fast", "", []string{"client", "show", "web", "--config", cfg}, 0, "hashed (generated, fast)"},
+		{"legacy single-dash flags", "", []string{"client", "show", "-config", cfg, "svc"}, 0, "id: svc"},
+		{"user create", "", []string{"user", "create", "--config", cfg, "--username", "Alice", "--password", "wonderland-1", "--phone", "+8613800138000"}, 0, "created user alice"},
+		{"user create password stdin", "through-the-glass\n", []string{"user", "create", "--config", cfg, "--username", "carol", "--password-stdin"}, 0, "created user carol"},
+		{"user create no way to sign in", "", []string{"user", "create", "--config", cfg, "--username", "dave"}, 2, "no way to sign in"},
+		{"both password flags", "x", []string{"user", "create", "--config", cfg, "--username", "dave", "--password", "p", "--password-stdin"}, 2, "mutually exclusive"},
+		{"weak password", "", []string{"user", "create", "--config", cfg, "--username", "bob", "--password", "short"}, 1, "at least 8"},
+		{"set-password", "", []string{"user", "set-password", "--config", cfg, "--username", "alice", "--password", "new-password-2"}, 0, "password changed"},
+		{"set-password by phone from stdin", "newer-password-3\n", []string{"user", "set-password", "--config", cfg, "--phone", "13800138000", "--password-stdin"}, 0, "password changed for alice"},
+		{"set-password without password", "", []string{"user", "set-password", "--config", cfg, "--username", "alice"}, 2, "--password-stdin"},
+		{"two selectors", "", []string{"user", "show", "--config", cfg, "--username", "alice", "--phone", "+8613800138000"}, 2, "exactly one of"},
+		{"disable", "", []string{"user", "disable", "--config", cfg, "--username", "alice"}, 0, "disabled user alice"},
+		{"enable by argument", "", []string{"user", "enable", "alice", "--config", cfg}, 0, "enabled user alice"},
+		{"show by phone", "", []string{"user", "show", "--config", cfg, "--phone", "+8613800138000", "-o", "json"}, 0, `"username": "alice"`},
+		{"update", "", []string{"user", "update", "--config", cfg, "--username", "carol", "--new-email", "carol@example.com", "--name", "Carol"}, 0, "updated user carol"},
+		{"show by email", "", []string{"user", "show", "--config", cfg, "--email", "carol@example.com"}, 0, "name: Carol"},
+		{"unlock", "", []string{"user", "unlock", "--config", cfg, "carol"}, 0, "carol was not locked"},
+		{"user list", "", []string{"user", "list", "--config", cfg}, 0, "+8613800138000"},
+		{"user list json", "", []string{"user", "list", "--config", cfg, "-o", "json"}, 0, `"phone_number": "+8613800138000"`},
+		{"link-wechat unconfigured app", "", []string{"user", "link-wechat", "--config", cfg, "--username", "alice", "--appid", "wxnope", "--openid", "o1"}, 2, "not configured"},
+		{"no such user", "", []string{"user", "show", "--config", cfg, "--sub", "nobody"}, 1, "no user with sub nobody"},
+		{"delete user", "", []string{"user", "delete", "--config", cfg, "--email", "carol@example.com"}, 0, "deleted user carol"},
+		{"deleted user is gone", "", []string{"user", "show", "--config", cfg, "--username", "carol"}, 1, "no user"},
+		{"keys rotate", "", []string{"keys", "rotate", "--config", cfg}, 0, "new active key"},
+		{"keys list json", "", []string{"keys", "list", "--config", cfg, "-o", "json"}, 0, `"status": "active"`},
+		{"client delete", "", []string{"client", "delete", "--config", cfg, "svc"}, 0, "deleted client svc"},
+		{"migrate", "", []string{"migrate", "--config", cfg}, 0, "schema is up to date"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, errOut, code := run(t, tt.args...)
+			out, errOut, code := runWith(t, tt.stdin, tt.args...)
 			if code != tt.code || !strings.Contains(out+errOut, tt.want) {
 				t.Fatalf("exit %d (want %d), output %q, want %q", code, tt.code, out+errOut, tt.want)
 			}
@@ -65,6 +123,11 @@ func TestAdminCommands(t *testing.T) {
 	if strings.Count(out, "RS256") < 1 || !strings.Contains(out, "active") {
 		t.Fatalf("keys list: %q", out)
 	}
+	out, _, _ = run(t, "user", "list", "--config", cfg, "-o", "json")
+	var users []userView
+	if err := json.Unmarshal([]byte(out), &users); err != nil || len(users) != 1 {
+		t.Fatalf("user list json: %v, %q", err, out)
+	}
 }
 
 func TestBadConfigNamesKey(t *testing.T) {
@@ -72,5 +135,20 @@ func TestBadConfigNamesKey(t *testing.T) {
 	_, errOut, code := run(t, "migrate", "--config", filepath.Join("..", "config.yaml"))
 	if code == 0 || !strings.Contains(errOut, "tokens.format") {
 		t.Fatalf("exit %d, %q", code, errOut)
+	}
+}
+
+func TestLegacyArgs(t *testing.T) {
+	root := (&env{}).rootCommand()
+	tests := []struct{ in, want []string }{
+		{[]string{"client", "create", "-id", "x", "-public"}, []string{"client", "create", "--id", "x", "--public"}},
+		{[]string{"client", "create", "-config=c.yaml"}, []string{"client", "create", "--config=c.yaml"}},
+		{[]string{"client", "create", "--secret", "-id", "-o", "json"}, []string{"client", "create", "--secret", "-id", "-o", "json"}}, // a value is never rewritten
+		{[]string{"user", "list", "--", "-name"}, []string{"user", "list", "--", "-name"}},
+	}
+	for _, tt := range tests {
+		if got := legacyArgs(root, tt.in); strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("legacyArgs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

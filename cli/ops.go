@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/ops/janitor"
 	"github.com/lingpai/lingpai/internal/ops/metrics"
@@ -78,64 +80,73 @@ func newJanitor(cfg *config.Config, st *storage.Store, logger *slog.Logger, m *m
 	return j
 }
 
-// gc sweeps expired rows once, now, and prints what went.
-func (e *env) gc(args []string) error {
-	fs, cfgPath := e.flags("gc")
-	if err := fs.Parse(args); err != nil {
-		return err
+func (e *env) gcCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "gc",
+		Short: "Delete expired tokens, codes and sessions now and print the counts",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, st, err := e.store()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			counts, err := newJanitor(cfg, st, newLogger(e.stderr, cfg), nil).Sweep(e.ctx)
+			tables := make([]string, 0, len(counts))
+			for t := range counts {
+				tables = append(tables, t)
+			}
+			sort.Strings(tables)
+			var total int64
+			for _, t := range tables {
+				fmt.Fprintf(e.stdout, "%-24s %d\n", t, counts[t])
+				total += counts[t]
+			}
+			fmt.Fprintf(e.stdout, "%-24s %d\n", "total", total)
+			return err
+		},
 	}
-	cfg, st, err := e.openStore(*cfgPath)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	counts, err := newJanitor(cfg, st, newLogger(e.stderr, cfg), nil).Sweep(e.ctx)
-	tables := make([]string, 0, len(counts))
-	for t := range counts {
-		tables = append(tables, t)
-	}
-	sort.Strings(tables)
-	var total int64
-	for _, t := range tables {
-		fmt.Fprintf(e.stdout, "%-24s %d\n", t, counts[t])
-		total += counts[t]
-	}
-	fmt.Fprintf(e.stdout, "%-24s %d\n", "total", total)
-	return err
 }
 
-// healthcheck probes /healthz and exits non-zero unless it answers 200. The runtime image has no
-// shell or curl, so Docker's HEALTHCHECK runs the binary itself.
-func (e *env) healthcheck(args []string) error {
-	fs, cfgPath := e.flags("healthcheck")
-	target := fs.String("url", "", "URL to probe (default: /healthz on server.addr, with 0.0.0.0 read as 127.0.0.1)")
-	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return err
+// healthcheckCommand probes /healthz and exits non-zero unless it answers 200. The runtime image
+// has no shell or curl, so Docker's HEALTHCHECK runs the binary itself. It prints no config line:
+// Docker runs it every few seconds.
+func (e *env) healthcheckCommand() *cobra.Command {
+	var target string
+	var timeout time.Duration
+	c := &cobra.Command{
+		Use:   "healthcheck",
+		Short: "Probe /healthz (the container HEALTHCHECK)",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if target == "" {
+				addr := "127.0.0.1:8080"
+				if cfg, err := e.loadConfig(e.cfgPath); err == nil {
+					addr = cfg.Server.Addr
+				}
+				target = "http://" + probeAddr(addr) + "/healthz"
+			}
+			ctx, cancel := context.WithTimeout(e.ctx, timeout)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+			if err != nil {
+				return fmt.Errorf("healthcheck: %w", err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("healthcheck: %w", err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("healthcheck: %s answered %s", target, resp.Status)
+			}
+			fmt.Fprintln(e.stdout, "ok")
+			return nil
+		},
 	}
-	if *target == "" {
-		addr := "127.0.0.1:8080"
-		if cfg, err := e.loadConfig(*cfgPath); err == nil {
-			addr = cfg.Server.Addr
-		}
-		*target = "http://" + probeAddr(addr) + "/healthz"
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, *timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *target, nil)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("healthcheck: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered %s", *target, resp.Status)
-	}
-	fmt.Fprintln(e.stdout, "ok")
-	return nil
+	c.Flags().StringVar(&target, "url", "", "URL to probe (default: /healthz on server.addr, with 0.0.0.0 read as 127.0.0.1)")
+	c.Flags().DurationVar(&timeout, "timeout", 3*time.Second, "give up after this long")
+	return c
 }
 
 // probeAddr turns a listen address into one a local client can dial.

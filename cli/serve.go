@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,18 +14,33 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/tracing"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 )
 
-func (e *env) serve(args []string) error {
-	fs, cfgPath := e.flags("serve")
-	demo := fs.Bool("demo", false, "run on a throw-away embedded database seeded with a demo client and user")
-	if err := fs.Parse(args); err != nil {
-		return err
+func (e *env) serveCommand() *cobra.Command {
+	var demo, migrate bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the token server",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			return e.serve(demo, migrate)
+		},
 	}
+	c.Flags().BoolVar(&demo, "demo", false, "run on a throw-away embedded database seeded with a demo client and user")
+	c.Flags().BoolVar(&migrate, "migrate", false, "apply pending schema migrations before serving (default: refuse an older schema)")
+	return c
+}
+
+func (e *env) serve(demoMode, migrate bool) error {
+	demo := &demoMode
+	cfgPath := &e.cfgPath
 	var loadOpts []config.Option
 	if *demo {
 		loadOpts = append(loadOpts, config.Demo())
@@ -40,8 +56,12 @@ func (e *env) serve(args []string) error {
 		}
 		defer cleanup()
 	}
+	e.announce(*cfgPath, cfg)
 	logger := newLogger(e.stderr, cfg)
-	st, err := openStore(e.ctx, cfg, logger)
+	if msg := loopbackIssuer(cfg.Server.Issuer, cfg.Server.Addr); msg != "" && !*demo {
+		logger.Warn(msg, "issuer", cfg.Server.Issuer, "addr", cfg.Server.Addr)
+	}
+	st, err := e.openStoreSchema(cfg, logger, migrate || *demo)
 	if err != nil {
 		return err
 	}
@@ -59,12 +79,17 @@ func (e *env) serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	handler, stopTracing, err := e.tracing(cfg, app.Handler, st)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.addr): %w", cfg.Server.Addr, err)
 	}
 	srv := &http.Server{
-		Handler: app.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}
 	ops, err := e.startOps(cfg, app, st, logger)
@@ -181,4 +206,47 @@ Browser sign-in (authorization_code + PKCE, public client demo-web): open
   %[7]s
 sign in as %[5]s, allow, and paste the command the callback page shows.
 `, base, demoClientID, demoSecret, strings.Join(cfg.Grants.Enabled, ","), demoUser, demoPassword, demoAuthorizeURL(base))
+}
+
+// tracing wraps the handler and the database in OpenTelemetry spans when tracing.otlp_endpoint is
+// set; otherwise it returns the handler as it is.
+func (e *env) tracing(cfg *config.Config, h http.Handler, st *storage.Store) (http.Handler, func(), error) {
+	tc := tracing.Config{OTLPEndpoint: cfg.Tracing.OTLPEndpoint, ServiceName: cfg.Tracing.ServiceName, SampleRatio: cfg.Tracing.SampleRatio}
+	tp, shutdown, err := tracing.Setup(e.ctx, tc, buildVersion().Version)
+	if err != nil || tp == nil {
+		return h, func() {}, err
+	}
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 5*time.Second)
+		defer cancel()
+		_ = shutdown(ctx) // flush the last spans
+	}
+	wrapped, err := tracing.Instrument(h, st.DB(e.ctx), tp)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return wrapped, stop, nil
+}
+
+// loopbackIssuer warns about the container default gone wrong: listening on every interface (so
+// other hosts are meant to connect) while the issuer, the iss of every token and the base of every
+// URL in discovery, is a loopback address other hosts cannot reach.
+func loopbackIssuer(issuer, addr string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if host != "" && host != "0.0.0.0" && host != "::" {
+		return ""
+	}
+	ih := u.Hostname()
+	if ip := net.ParseIP(ih); ih != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return ""
+	}
+	return "server.issuer is a loopback URL but server.addr listens on every interface: clients on other hosts get tokens and discovery URLs they cannot use; set server.issuer (LINGPAI_SERVER_ISSUER) to the public URL"
 }

@@ -35,6 +35,7 @@ type Config struct {
 
 	demo    bool    // serve --demo: development-only choices (the log SMS provider) are allowed
 	Janitor Janitor `yaml:"janitor"`
+	Tracing Tracing `yaml:"tracing"`
 }
 
 // Server is the HTTP side.
@@ -118,6 +119,7 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "json"},
 		UI:       defaultUI(),
 		Janitor:  Janitor{Interval: 10 * time.Minute, BatchSize: 500},
+		Tracing:  Tracing{ServiceName: "lingpai", SampleRatio: 1},
 	}
 }
 

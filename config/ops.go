@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"time"
 )
 
@@ -12,6 +13,16 @@ type Janitor struct {
 	// Interval between sweeps; 0s turns the background janitor off (lingpai gc still works).
 	Interval  time.Duration `yaml:"interval"`
 	BatchSize int           `yaml:"batch_size"`
+}
+
+// Tracing exports OpenTelemetry traces. Off unless OTLPEndpoint is set, so a default install sends
+// nothing anywhere.
+type Tracing struct {
+	// OTLPEndpoint is an OTLP/HTTP collector URL, e.g. http://otel-collector:4318 (the standard
+	// OTEL_EXPORTER_OTLP_* variables then tune headers and TLS).
+	OTLPEndpoint string  `yaml:"otlp_endpoint"`
+	ServiceName  string  `yaml:"service_name"`
+	SampleRatio  float64 `yaml:"sample_ratio"`
 }
 
 // validateOps checks the operations keys: the admin listener and the janitor.
@@ -29,6 +40,14 @@ func (c *Config) validateOps() []error {
 	}
 	if c.Janitor.BatchSize < 1 || c.Janitor.BatchSize > 10000 {
 		errs = append(errs, fmt.Errorf("janitor.batch_size: must be between 1 and 10000, got %d", c.Janitor.BatchSize))
+	}
+	if c.Tracing.OTLPEndpoint != "" {
+		if u, err := url.Parse(c.Tracing.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("tracing.otlp_endpoint: must be an http(s) URL such as http://otel-collector:4318, got %q", c.Tracing.OTLPEndpoint))
+		}
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		errs = append(errs, fmt.Errorf("tracing.sample_ratio: must be between 0 and 1, got %v", c.Tracing.SampleRatio))
 	}
 	return errs
 }

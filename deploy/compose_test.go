@@ -150,7 +150,7 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	df := string(raw)
-	for _, want := range []string{"CGO_ENABLED=0", "USER nonroot", "HEALTHCHECK", `"healthcheck"`, `ENTRYPOINT ["/usr/local/bin/lingpai", "serve"]`, "AS build"} {
+	for _, want := range []string{"CGO_ENABLED=0", "USER nonroot", "HEALTHCHECK", `"healthcheck"`, `ENTRYPOINT ["/usr/local/bin/lingpai", "serve"]`, "AS build", `VOLUME ["/var/lib/lingpai"]`, "LINGPAI_DATABASE_DSN=/var/lib/lingpai/lingpai.db", "cli.version=${VERSION}"} {
 		if !strings.Contains(df, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}

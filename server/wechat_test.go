@@ -133,7 +133,7 @@ func TestWeChatTrustedOpenIDAndAutoRegisterOff(t *testing.T) {
 	// An operator links bob's WeChat identity to his account, then his sign-ins land there.
 	bob := r.User("bob", "bob-password-1")
 	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
-	if err := os.WriteFile(cfgFile, []byte("log:\n  level: warn\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("log:\n  level: warn\nwechat:\n  apps: [{id: shop, appid: wxmini, secret: mini-secret, type: miniprogram}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("LINGPAI_DATABASE_DSN", r.Config.Database.DSN)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/lingpai/lingpai/internal/tracing"
 )
 
 // Errors of Authenticate and Lookup. All but ErrUnavailable are the user's problem and get one
@@ -225,6 +227,13 @@ func isConnErr(err error) bool {
 
 // Authenticate checks username and password and returns the entry.
 func (d *Directory) Authenticate(ctx context.Context, username, password string) (Entry, error) {
+	ctx, span := tracing.Start(ctx, "ldap.authenticate")
+	e, err := d.authenticate(ctx, username, password)
+	tracing.End(span, err, ErrUnavailable)
+	return e, err
+}
+
+func (d *Directory) authenticate(ctx context.Context, username, password string) (Entry, error) {
 	// An empty password is an "unauthenticated bind" that many servers accept: refuse it first.
 	if password == "" {
 		return Entry{}, fail(ErrInvalidCredentials, "empty password", "")
@@ -360,6 +369,13 @@ func (d *Directory) inRequiredGroup(e *ldap.Entry) bool {
 // Lookup finds an entry by its stable id, for the refresh recheck: ErrInvalidCredentials when it
 // is gone, ErrAccountDisabled when it is disabled.
 func (d *Directory) Lookup(ctx context.Context, id string) (Entry, error) {
+	ctx, span := tracing.Start(ctx, "ldap.lookup")
+	e, err := d.lookup(ctx, id)
+	tracing.End(span, err, ErrUnavailable)
+	return e, err
+}
+
+func (d *Directory) lookup(ctx context.Context, id string) (Entry, error) {
 	value := ldap.EscapeFilter(id)
 	if strings.EqualFold(d.cfg.IDAttribute, "objectGUID") {
 		b, err := guidBytes(id)

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/lingpai/lingpai/internal/smscode"
+	"github.com/lingpai/lingpai/internal/tracing"
 )
 
 // Config is the provider part of config's sms section (inlined there: sms.provider, sms.webhook.url...).
@@ -150,9 +153,34 @@ func secret(value, file string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
-// New builds the configured provider.
+// New builds the configured provider; a gateway's sends are traced (a span under the request's).
 func New(cfg Config, logger *slog.Logger) (smscode.Sender, error) {
 	cfg.SetDefaults()
+	s, err := build(cfg, logger)
+	if err != nil || cfg.Provider == "log" {
+		return s, err
+	}
+	return traced{s, cfg.Provider}, nil
+}
+
+// traced puts a span around each send; a gateway's refusal for volume is an answer, not an outage.
+type traced struct {
+	smscode.Sender
+	provider string
+}
+
+func (t traced) Send(ctx context.Context, phone, code string, ttl time.Duration) error {
+	ctx, span := tracing.Start(ctx, "sms.send", attribute.String("sms.provider", t.provider))
+	err := t.Sender.Send(ctx, phone, code, ttl)
+	if errors.Is(err, smscode.ErrGatewayLimited) {
+		tracing.End(span, err, errUnavailable) // recorded, not a failure
+	} else {
+		tracing.End(span, err)
+	}
+	return err
+}
+
+func build(cfg Config, logger *slog.Logger) (smscode.Sender, error) {
 	switch cfg.Provider {
 	case "log":
 		logger.Warn("sms.provider is log: one-time codes are written to the server log; development only")

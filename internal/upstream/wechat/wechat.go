@@ -16,6 +16,10 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/lingpai/lingpai/internal/tracing"
 )
 
 // App is one WeChat application lingpai accepts codes from.
@@ -176,6 +180,13 @@ func (c *Client) App(appid string) (App, error) {
 // Exchange trades a login code for the identity, with exactly one request: a retry could burn a
 // code that WeChat already accepted.
 func (c *Client) Exchange(ctx context.Context, app App, code string) (Identity, error) {
+	ctx, span := tracing.Start(ctx, "wechat.exchange", attribute.String("wechat.appid", app.AppID), attribute.String("wechat.app_type", app.Type))
+	id, err := c.exchange(ctx, app, code)
+	tracing.End(span, err, ErrUnavailable, ErrMisconfigured)
+	return id, err
+}
+
+func (c *Client) exchange(ctx context.Context, app App, code string) (Identity, error) {
 	q := url.Values{"appid": {app.AppID}, "secret": {app.Secret}, "grant_type": {"authorization_code"}}
 	path := "/sns/oauth2/access_token"
 	if app.Type == "miniprogram" {

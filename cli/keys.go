@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lingpai/lingpai/internal/keys"
+)
+
+func (e *env) keysCommand() *cobra.Command {
+	return group("keys", "List and rotate token signing keys", e.keysListCommand(), e.keysRotateCommand())
+}
+
+type keyView struct {
+	KID       string     `json:"kid"`
+	Algorithm string     `json:"alg"`
+	CreatedAt time.Time  `json:"created_at"`
+	RetiredAt *time.Time `json:"retired_at"`
+	Status    string     `json:"status"`
+}
+
+func (e *env) keysListCommand() *cobra.Command {
+	var out outputFlag
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List signing keys, newest first (the first non-retired one signs)",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, st, err := e.store()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			list, err := st.SigningKeys(e.ctx, time.Time{})
+			if err != nil {
+				return err
+			}
+			views := make([]keyView, 0, len(list))
+			for i, k := range list {
+				v := keyView{KID: k.KID, Algorithm: k.Algorithm, CreatedAt: k.CreatedAt.UTC(), RetiredAt: k.RetiredAt, Status: "published"}
+				switch {
+				case k.RetiredAt != nil:
+					v.Status = "retired " + k.RetiredAt.UTC().Format(time.RFC3339)
+				case i == 0:
+					v.Status = "active"
+				}
+				views = append(views, v)
+			}
+			if out.json() {
+				return writeJSON(e.stdout, views)
+			}
+			tw := newTable(e.stdout)
+			fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATUS")
+			for _, k := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KID, k.Algorithm, k.CreatedAt.Format(time.RFC3339), k.Status)
+			}
+			return tw.Flush()
+		},
+	}
+	out.register(c)
+	return c
+}
+
+func (e *env) keysRotateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate",
+		Short: "Make a new active signing key; older keys stay published until their tokens expire",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, st, err := e.store()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			k, err := keys.Rotate(e.ctx, st, cfg.Tokens.SigningAlgorithm)
+			if err != nil {
+				return err
+			}
+			// The audit event: kid and algorithm only, never key material.
+			newLogger(e.stderr, cfg).Info("signing key rotated", "event", "key.rotated", "kid", k.KID, "alg", k.Algorithm)
+			fmt.Fprintf(e.stdout, "new active key kid=%s alg=%s; older keys stay published until their tokens expire\n", k.KID, k.Algorithm)
+			return nil
+		},
+	}
+}
