@@ -94,7 +94,9 @@ func (d *parts) fositeConfig(ctx context.Context) (*fosite.Config, error) {
 		EnforcePKCEForPublicClients:    true,
 		EnablePKCEPlainChallengeMethod: false,
 		TokenEntropy:                   32,
-		MinParameterEntropy:            8,
+		// No minimum length for nonce: no specification sets one (fosite reads 0 as its default
+		// of 8). state has its own default of 8 in fosite, which handlers.Authorize overrides.
+		MinParameterEntropy: -1,
 		// response_mode=form_post: our page (branding, a <noscript> button), not fosite's bare one.
 		FormPostHTMLTemplate: d.renderer.FormPost(),
 	}, nil

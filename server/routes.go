@@ -34,7 +34,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	r.Use(met.Middleware)
 	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
 		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) }})
-	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy}).Methods(http.MethodPost)
+	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy, Issuer: d.issuer}).Methods(http.MethodPost)
 	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}).Methods(http.MethodPost)
 	web, err := b.web(ctx, d, provider, built)
 	if err != nil {
@@ -61,7 +61,9 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	for _, rt := range b.routes {
 		r.Handle(rt.path, rt.h)
 	}
-	r.Handle("/.well-known/openid-configuration", &handlers.Discovery{Document: discovery(cfg, d.issuer)}).Methods(http.MethodGet)
+	meta := &handlers.Discovery{Document: discovery(cfg, d.issuer)}
+	r.Handle("/.well-known/openid-configuration", meta).Methods(http.MethodGet)
+	r.Handle("/.well-known/oauth-authorization-server", meta).Methods(http.MethodGet) // RFC 8414: the same document
 	r.Handle("/.well-known/openid-configuration/jwks", &handlers.JWKS{Keys: d.keyring.PublicKeys, MaxAge: cfg.Server.CacheTTL}).Methods(http.MethodGet)
 	ready := &handlers.Ready{Checks: map[string]func(context.Context) error{
 		"database": healthy,
@@ -135,6 +137,8 @@ func discovery(cfg *config.Config, issuer string) map[string]any {
 		"response_types_supported":                      []string{"code"},
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         []string{cfg.Tokens.SigningAlgorithm},
+		"request_parameter_supported":                   false, // OIDC Discovery 3: request objects are refused
+		"request_uri_parameter_supported":               false,
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash",
 			"preferred_username", "name", "email", "email_verified", "phone_number", "phone_number_verified", "groups"},
 	}
@@ -146,6 +150,7 @@ func discovery(cfg *config.Config, issuer string) map[string]any {
 		doc["ui_locales_supported"] = []string{"zh-CN", "en"}
 		doc["claims_parameter_supported"] = false
 		doc["code_challenge_methods_supported"] = []string{"S256"}
+		doc["authorization_response_iss_parameter_supported"] = true // RFC 9207
 	}
 	return doc
 }
