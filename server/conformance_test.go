@@ -266,3 +266,40 @@ func TestConformanceMetadata(t *testing.T) {
 		t.Fatalf("introspection: %s", r.Raw)
 	}
 }
+
+// Deviation 4: a scope sent with a refresh narrows the new access token (RFC 6749 section 6); a
+// scope not originally granted is invalid_scope; the new refresh token keeps the original scope.
+func TestRefreshScopeNarrows(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		s, _, appSecret := startConformance(t, backend)
+		first := s.Token("app", appSecret, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland-2026"},
+			"scope": {"openid offline_access api1 api2"}})
+		rt := first.Str("refresh_token")
+		if rt == "" {
+			t.Fatalf("password grant: %s", first.Raw)
+		}
+		// Not originally granted (though the client may have it): invalid_scope, nothing rotated.
+		for _, scope := range []string{"profile", "api1 admin"} {
+			r := s.Token("app", appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {scope}})
+			if r.Status != 400 || r.Str("error") != "invalid_scope" {
+				t.Fatalf("refresh with scope %q: %d %s", scope, r.Status, r.Raw)
+			}
+		}
+		narrow := s.Token("app", appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {"api1 offline_access"}})
+		if narrow.Status != 200 || narrow.Str("scope") != "api1 offline_access" || narrow.Str("id_token") != "" {
+			t.Fatalf("narrowed refresh: %d %s", narrow.Status, narrow.Raw)
+		}
+		if got := jwtPart(t, narrow.Str("access_token"), 1)["scope"]; got != "api1 offline_access" {
+			t.Fatalf("narrowed access token scope %v", got)
+		}
+		in := s.Post("/connect/introspect", url.Values{"token": {narrow.Str("access_token")}}, "app", appSecret)
+		if in.Str("scope") != "api1 offline_access" {
+			t.Fatalf("introspection of the narrowed token: %s", in.Raw)
+		}
+		// The new refresh token still carries the whole original scope.
+		again := s.Token("app", appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {narrow.Str("refresh_token")}})
+		if again.Status != 200 || again.Str("scope") != "openid offline_access api1 api2" || again.Str("id_token") == "" {
+			t.Fatalf("refresh after a narrowed one: %d %s", again.Status, again.Raw)
+		}
+	})
+}

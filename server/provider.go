@@ -159,8 +159,11 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 			HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: store, Config: fc}, Config: fc,
 		}},
 		{grant: "refresh_token", token: &oauth2.RefreshTokenGrantHandler{
-			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: store, Config: fc,
+			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: refreshStore{store}, Config: fc,
 		}},
+		// Right after fosite's refresh handler, which restored the family's scopes: a scope sent
+		// with the refresh narrows them (RFC 6749 section 6).
+		{grant: "refresh_token", token: grants.RefreshScope{}},
 		// After fosite's refresh handler, which has loaded the family's session: asks the grant
 		// that started the family whether the account may still get tokens.
 		{grant: "refresh_token", token: &grants.RefreshGuard{Recheckers: recheckers, Revoker: store, Logger: d.logger}},
@@ -194,4 +197,13 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
 	}}
 	return fosite.NewOAuth2Provider(store, fc), nil
+}
+
+// refreshStore is the refresh handler's storage: the new refresh token keeps the family's full
+// scope when the refresh narrowed the access token's (grants.KeepRefreshScope). Embedding the
+// store keeps its transactions, which fosite finds by type assertion.
+type refreshStore struct{ *storage.Store }
+
+func (s refreshStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
+	return s.Store.CreateRefreshTokenSession(ctx, signature, accessSignature, grants.KeepRefreshScope(req))
 }
