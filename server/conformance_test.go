@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -8,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
 	"github.com/lingpai/lingpai/storage"
 )
@@ -300,6 +303,49 @@ func TestRefreshScopeNarrows(t *testing.T) {
 		again := s.Token("app", appSecret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {narrow.Str("refresh_token")}})
 		if again.Status != 200 || again.Str("scope") != "openid offline_access api1 api2" || again.Str("id_token") == "" {
 			t.Fatalf("refresh after a narrowed one: %d %s", again.Status, again.Raw)
+		}
+	})
+}
+
+// Deviation 2: an ES256 server still signs id_tokens with RS256 (OIDC Core 15.1, Discovery 3)
+// unless the client registered id_token_signed_response_alg ES256; both keys are published.
+func TestES256ServerSignsIDTokensWithRS256(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		s := lingpaitest.Start(t, backend, func(c *config.Config) { c.Tokens.SigningAlgorithm = "ES256" })
+		plain := s.Client("app", []string{"password"}, []string{"openid", "api1"})
+		es := s.Client("app-es", []string{"password"}, []string{"openid", "api1"}, func(c *storage.Client) { c.IDTokenSignedResponseAlg = "ES256" })
+		s.User("alice", "wonderland-2026")
+		doc := s.Do(mustGet(t, s.URL+"/.well-known/openid-configuration"))
+		if got := doc.Body["id_token_signing_alg_values_supported"]; !reflect.DeepEqual(got, []any{"RS256", "ES256"}) {
+			t.Fatalf("id_token_signing_alg_values_supported = %v", got)
+		}
+		ctx := context.Background()
+		provider, err := oidc.NewProvider(ctx, s.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct{ id, secret, idAlg string }{{"app", plain, "RS256"}, {"app-es", es, "ES256"}} {
+			r := s.Token(c.id, c.secret, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wonderland-2026"}})
+			idt, at := r.Str("id_token"), r.Str("access_token")
+			if h := jwtPart(t, idt, 0); h["alg"] != c.idAlg {
+				t.Fatalf("%s: id_token alg %v, want %s", c.id, h["alg"], c.idAlg)
+			}
+			if h := jwtPart(t, at, 0); h["alg"] != "ES256" {
+				t.Fatalf("%s: access token alg %v, want ES256", c.id, h["alg"])
+			}
+			// Both verify against the published JWKS (go-oidc fetches it).
+			v := provider.Verifier(&oidc.Config{ClientID: c.id, SupportedSigningAlgs: []string{c.idAlg}})
+			if _, err := v.Verify(ctx, idt); err != nil {
+				t.Fatalf("%s: id_token does not verify: %v", c.id, err)
+			}
+			if !active(t, s, c.id, c.secret, at) {
+				t.Fatalf("%s: ES256 access token inactive", c.id)
+			}
+		}
+		// An unknown algorithm is refused when the client is registered.
+		err = s.Store.CreateClient(ctx, &storage.Client{ID: "bad-alg", Name: "x", GrantTypes: storage.StringList{"password"}, IDTokenSignedResponseAlg: "none"})
+		if err == nil || !strings.Contains(err.Error(), "id_token_signed_response_alg") {
+			t.Fatalf("id_token_signed_response_alg none accepted: %v", err)
 		}
 	})
 }

@@ -121,7 +121,13 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	if d.cfg.Tokens.Format == "jwt" {
 		core = &oauth2.DefaultJWTStrategy{Signer: d.keyring.Signer(), HMACSHAStrategy: hmacStrategy, Config: fc}
 	}
-	idStrategy := &openid.DefaultStrategy{Signer: d.keyring.Signer(), Config: fc}
+	// id_tokens: RS256 unless the client registered id_token_signed_response_alg (OIDC Core 15.1).
+	idStrategy := &openid.DefaultStrategy{Signer: d.keyring.IDTokenSigner(func(ctx context.Context, clientID string) string {
+		if c, err := d.store.Client(ctx, clientID); err == nil && c.GetIDTokenSignedResponseAlg() != "" {
+			return c.GetIDTokenSignedResponseAlg()
+		}
+		return keys.IDTokenAlgorithm
+	}), Config: fc}
 	issuer := &grants.TokenIssuer{AccessTokenStrategy: core, RefreshTokenStrategy: core, Storage: d.store, IDTokenStrategy: idStrategy, Config: fc}
 	store := d.store
 

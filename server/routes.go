@@ -13,6 +13,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/handlers"
+	"github.com/lingpai/lingpai/internal/keys"
 	"github.com/lingpai/lingpai/internal/ops/metrics"
 	"github.com/lingpai/lingpai/storage"
 )
@@ -136,7 +137,7 @@ func discovery(cfg *config.Config, issuer string) map[string]any {
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post"},
 		"response_types_supported":                      []string{"code"},
 		"subject_types_supported":                       []string{"public"},
-		"id_token_signing_alg_values_supported":         []string{cfg.Tokens.SigningAlgorithm},
+		"id_token_signing_alg_values_supported":         idTokenAlgs(cfg.Tokens.SigningAlgorithm),
 		"request_parameter_supported":                   false, // OIDC Discovery 3: request objects are refused
 		"request_uri_parameter_supported":               false,
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash",
@@ -153,4 +154,12 @@ func discovery(cfg *config.Config, issuer string) map[string]any {
 		doc["authorization_response_iss_parameter_supported"] = true // RFC 9207
 	}
 	return doc
+}
+
+// idTokenAlgs: RS256 always (OIDC Discovery 3: it MUST be included), and the configured algorithm.
+func idTokenAlgs(configured string) []string {
+	if configured == keys.IDTokenAlgorithm {
+		return []string{configured}
+	}
+	return []string{keys.IDTokenAlgorithm, configured}
 }

@@ -131,8 +131,25 @@ func (s *Store) Client(ctx context.Context, id string) (*Client, error) {
 	return &c, nil
 }
 
+// GetIDTokenSignedResponseAlg is the algorithm the client wants its id_tokens signed with ("" for
+// the default, RS256).
+func (c *Client) GetIDTokenSignedResponseAlg() string { return c.IDTokenSignedResponseAlg }
+
+// validate checks the fields lingpai reads with rules of their own.
+func (c *Client) validate() error {
+	switch c.IDTokenSignedResponseAlg {
+	case "", "RS256", "ES256":
+	default:
+		return fmt.Errorf("storage: client %s: id_token_signed_response_alg must be RS256 or ES256, got %q", c.ID, c.IDTokenSignedResponseAlg)
+	}
+	return nil
+}
+
 // CreateClient registers a client.
 func (s *Store) CreateClient(ctx context.Context, c *Client) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
 	now := s.now()
 	c.CreatedAt, c.UpdatedAt = now, now
 	if err := s.db(ctx).Create(c).Error; err != nil {
@@ -146,6 +163,9 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 
 // UpdateClient saves every field of a client.
 func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
 	c.UpdatedAt = s.now()
 	res := s.db(ctx).Model(&Client{}).Where("id = ?", c.ID).Select("*").Omit("created_at").Updates(c)
 	if res.Error != nil {
