@@ -30,6 +30,8 @@ func (e *env) clientCreate(args []string) error {
 	requirePKCE := fs.Bool("require-pkce", false, "require PKCE for this client's authorization codes")
 	skipConsent := fs.Bool("skip-consent", false, "first-party client: no consent page")
 	trustOpenID := fs.Bool("trust-wechat-openid", false, "may assert a WeChat openId without a code (trusted backends only)")
+	corsOrigins := fs.String("cors-origins", "", "comma-separated browser origins (scheme://host[:port]) allowed to call the token endpoints")
+	idTokenAlg := fs.String("id-token-alg", "", "id_token_signed_response_alg: RS256 (default) or ES256 (needs tokens.signing_algorithm ES256)")
 	return e.withStore(fs, cfgPath, args, func() error {
 		if *id == "" || *grantTypes == "" {
 			return usageError("client create: --id and --grant-types are required")
@@ -52,6 +54,7 @@ func (e *env) clientCreate(args []string) error {
 			ID: *id, Name: *name, Public: *public, GrantTypes: gts, Scopes: splitList(*scopes),
 			RedirectURIs: splitList(*redirects), PostLogoutRedirectURIs: splitList(*postLogout), Audience: splitList(*audience),
 			RequirePKCE: *requirePKCE || *public, SkipConsent: *skipConsent, TrustWeChatOpenID: *trustOpenID,
+			AllowedCORSOrigins: splitList(*corsOrigins), IDTokenSignedResponseAlg: *idTokenAlg,
 		}
 		if c.Name == "" {
 			c.Name = c.ID

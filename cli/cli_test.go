@@ -41,6 +41,8 @@ func TestAdminCommands(t *testing.T) {
 		{"duplicate client", []string{"client", "create", "--config", cfg, "--id", "svc", "--grant-types", "client_credentials"}, 1, "already exists"},
 		{"unknown grant", []string{"client", "create", "--config", cfg, "--id", "x", "--grant-types", "magic"}, 1, "unknown grant type"},
 		{"missing flags", []string{"client", "create", "--config", cfg}, 2, "--id and --grant-types are required"},
+		{"cors origin with a path", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--cors-origins", "https://app.example/"}, 1, "allowed_cors_origins"},
+		{"cors origins", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--cors-origins", "https://app.example,http://localhost:5173"}, 0, "client_id=spa"},
 		{"show", []string{"client", "show", "--config", cfg, "svc"}, 0, "hashed (generated, fast)"},
 		{"list", []string{"client", "list", "--config", cfg}, 0, "client_credentials,refresh_token"},
 		{"user create", []string{"user", "create", "--config", cfg, "--username", "Alice", "--password", "wonderland-1", "--phone", "+8613800138000"}, 0, "created user alice"},
