@@ -35,14 +35,15 @@ var flows = []string{
 }
 
 // The scripts, and how to run them. Python is Debian's (/usr/bin/python3), where
-// python3-authlib installs; node needs `npm ci` in interop/node.
+// python3-authlib (and python3-requests-oauthlib, for the Basic-encoding note) install; node
+// needs `npm ci` in interop/node.
 var scripts = []struct {
 	name  string
 	cmd   []string
 	extra []string // flows only this script reports
 }{
 	{"oauth4webapi", []string{"node", "node/flows.mjs"}, nil},
-	{"authlib", []string{"/usr/bin/python3", "python/flows.py"}, []string{"basic_secret_with_reserved_characters"}},
+	{"authlib", []string{"/usr/bin/python3", "python/flows.py"}, []string{"basic_secret_with_reserved_characters", "requests_oauthlib_basic_secret"}},
 }
 
 // rig is lingpai with the clients and the user the scripts expect.

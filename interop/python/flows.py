@@ -10,6 +10,7 @@ import traceback
 from urllib.parse import parse_qs, urlparse
 
 os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"  # the test server is plain http on loopback
+os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # likewise for requests-oauthlib
 
 import requests  # noqa: E402
 from authlib.integrations.requests_client import OAuth2Session, OAuthError  # noqa: E402
@@ -227,5 +228,27 @@ def basic_secret_with_reserved_characters():
 
 
 flow("basic_secret_with_reserved_characters", basic_secret_with_reserved_characters)
+
+
+def requests_oauthlib_basic_secret():
+    # requests-oauthlib (Debian's python3-requests-oauthlib) has the same habit: requests'
+    # HTTPBasicAuth with the raw secret. Its workaround is the secret in the body.
+    from oauthlib.oauth2 import BackendApplicationClient
+    from requests_oauthlib import OAuth2Session as RequestsSession
+    s = RequestsSession(client=BackendApplicationClient(client_id="plus"))
+    try:
+        s.fetch_token(meta["token_endpoint"], client_id="plus", client_secret=conf["plus_secret"])
+        raise AssertionError("an unencoded Basic secret with + % : was accepted")
+    except Exception as e:  # oauthlib raises InvalidClientError
+        check(getattr(e, "error", "") == "invalid_client", f"want invalid_client, got {e!r}")
+    s = RequestsSession(client=BackendApplicationClient(client_id="plus"))
+    tok = s.fetch_token(meta["token_endpoint"], client_id="plus", client_secret=conf["plus_secret"], include_client_id=True)
+    check(tok.get("access_token"), "secret in the body failed")
+    # And the client_credentials of a generated (URL-safe) secret work in Basic as they are.
+    s = RequestsSession(client=BackendApplicationClient(client_id="cc"))
+    check(s.fetch_token(meta["token_endpoint"], client_id="cc", client_secret=conf["cc_secret"]).get("access_token"), "generated secret in Basic")
+
+
+flow("requests_oauthlib_basic_secret", requests_oauthlib_basic_secret)
 
 sys.exit(1 if failed else 0)
