@@ -27,7 +27,11 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 		err = nil
 	}
 	if early != nil {
-		// Sent to the client once fosite has proven the redirect URI; an error page otherwise.
+		// Sent to the client once fosite has proven the redirect URI; an error page otherwise,
+		// and always when the client or redirect URI itself is ambiguous (sent twice).
+		if p := repeatedParam(r.Form); p == "client_id" || p == "redirect_uri" {
+			ar = nil
+		}
 		h.authorizeError(w, r, ar, early)
 		return
 	}

@@ -233,6 +233,13 @@ func TestRepeatedParametersAndDoubleAuthentication(t *testing.T) {
 	if !strings.HasPrefix(loc.String(), rpCallback) || loc.Query().Get("error") != "invalid_request" || loc.Query().Get("state") != "st-3" {
 		t.Fatalf("repeated scope at authorize: %v", loc)
 	}
+	// A repeated client_id or redirect_uri is never redirected to: which client would it be?
+	for _, p := range []string{"&client_id=web", "&redirect_uri=" + url.QueryEscape(rpCallback)} {
+		resp, body := newFlow(t, s).get("/connect/authorize?" + codeQuery("state", "st-3").Encode() + p)
+		if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(body, "<html") {
+			t.Fatalf("repeated %s: %d %q", p, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
 }
 
 // Deviation 7: RFC 8414 metadata, RFC 9207 iss, RFC 7662 iss and token_type.
