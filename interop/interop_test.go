@@ -108,6 +108,9 @@ func TestInterop(t *testing.T) {
 				if _, err := exec.LookPath(sc.cmd[0]); err != nil {
 					t.Fatalf("%s is not installed: .ci/run installs it", sc.cmd[0])
 				}
+				if _, err := os.Stat("node/node_modules/oauth4webapi"); sc.cmd[0] == "node" && err != nil {
+					t.Fatal("oauth4webapi is not installed: run `npm ci` in interop/node (.ci/run does)")
+				}
 				r := start(t, alg)
 				passed := r.run(t, sc.cmd)
 				for _, f := range append(slices.Clone(flows), sc.extra...) {
