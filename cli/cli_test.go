@@ -69,6 +69,8 @@ func TestCommandLines(t *testing.T) {
 		{"completion", "", []string{"completion", "bash"}, 0, "bash completion"},
 		{"duplicate client", "", []string{"client", "create", "--config", cfg, "--id", "svc", "--grant-types", "client_credentials"}, 1, "already exists"},
 		{"unknown grant", "", []string{"client", "create", "--config", cfg, "--id", "x", "--grant-types", "magic"}, 2, "unknown grant type"},
+		{"cors origin with a path", "", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://app.example/cb", "--cors-origins", "https://app.example/"}, 1, "allowed_cors_origins"},
+		{"cors origins", "", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://app.example/cb", "--cors-origins", "https://app.example,http://localhost:5173"}, 0, "client_id=spa"},
 		{"missing flags", "", []string{"client", "create", "--config", cfg}, 2, "--id and --grant-types are required"},
 		{"public client_credentials", "", []string{"client", "create", "--config", cfg, "--id", "p", "--grant-types", "client_credentials", "--public"}, 2, "cannot use client_credentials"},
 		{"code without redirect", "", []string{"client", "create", "--config", cfg, "--id", "w", "--grant-types", "authorization_code"}, 2, "needs --redirect-uris"},

@@ -23,6 +23,7 @@ func (e *env) clientCommand() *cobra.Command {
 // clientFlags are the settable fields of a client, shared by create and update.
 type clientFlags struct {
 	name, grantTypes, scopes, redirects, postLogout, audience string
+	corsOrigins, idTokenAlg                                   string
 	public, requirePKCE, skipConsent, trustOpenID             bool
 }
 
@@ -38,6 +39,8 @@ func (f *clientFlags) register(c *cobra.Command) {
 	fl.BoolVar(&f.requirePKCE, "require-pkce", false, "require PKCE for this client's authorization codes")
 	fl.BoolVar(&f.skipConsent, "skip-consent", false, "first-party client: no consent page")
 	fl.BoolVar(&f.trustOpenID, "trust-wechat-openid", false, "may assert a WeChat openId without a code (trusted backends only)")
+	fl.StringVar(&f.corsOrigins, "cors-origins", "", "comma-separated browser origins (scheme://host[:port]) allowed to call the token endpoints")
+	fl.StringVar(&f.idTokenAlg, "id-token-alg", "", "id_token_signed_response_alg: RS256 (default) or ES256 (needs tokens.signing_algorithm ES256)")
 }
 
 // apply copies the flags given on the command line onto c (all of them for create).
@@ -72,6 +75,12 @@ func (f *clientFlags) apply(cmd *cobra.Command, c *storage.Client) {
 	}
 	if set("trust-wechat-openid") {
 		c.TrustWeChatOpenID = f.trustOpenID
+	}
+	if set("cors-origins") {
+		c.AllowedCORSOrigins = splitList(f.corsOrigins)
+	}
+	if set("id-token-alg") {
+		c.IDTokenSignedResponseAlg = f.idTokenAlg
 	}
 	if c.Public {
 		c.RequirePKCE = true // a public client cannot keep a secret, so its codes need PKCE

@@ -3,6 +3,7 @@ package grants
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/ory/fosite"
 
@@ -137,4 +138,66 @@ func grantType(ar fosite.AccessRequester) string {
 		return gt[0]
 	}
 	return ""
+}
+
+// RefreshScope is the scope rule of a refresh (RFC 6749 section 6), a step right after fosite's
+// refresh handler, which restores the family's granted scopes and ignores the scope parameter. A
+// scope sent with the refresh must be among those originally granted (invalid_scope otherwise)
+// and narrows the new access token, id_token and response to it. The new refresh token keeps the
+// family's full scope ("identical to that of the refresh token included by the client"):
+// KeepRefreshScope puts it back when the refresh token is stored.
+type RefreshScope struct{}
+
+var _ fosite.TokenEndpointHandler = RefreshScope{}
+
+// CanSkipClientAuth implements fosite.TokenEndpointHandler.
+func (RefreshScope) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+// CanHandleTokenEndpointRequest implements fosite.TokenEndpointHandler.
+func (RefreshScope) CanHandleTokenEndpointRequest(_ context.Context, ar fosite.AccessRequester) bool {
+	return ar.GetGrantTypes().ExactOne("refresh_token")
+}
+
+// HandleTokenEndpointRequest narrows the granted scopes to the requested ones.
+func (p RefreshScope) HandleTokenEndpointRequest(ctx context.Context, ar fosite.AccessRequester) error {
+	if !p.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	requested := fosite.RemoveEmpty(strings.Split(ar.GetRequestForm().Get("scope"), " "))
+	if len(requested) == 0 {
+		return nil // omitted: the scope originally granted
+	}
+	granted := ar.GetGrantedScopes()
+	for _, s := range requested {
+		if !granted.Has(s) {
+			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not granted to the refresh token.", s)
+		}
+	}
+	req, ok := ar.(*fosite.AccessRequest)
+	sess, sok := ar.GetSession().(*session.Session)
+	if !ok || !sok {
+		return fosite.ErrServerError.WithDebugf("refresh scope: request %T, session %T", ar, ar.GetSession())
+	}
+	sess.RefreshScope = slices.Clone(granted)
+	req.GrantedScope = slices.Clone(fosite.Arguments(requested))
+	return nil
+}
+
+// PopulateTokenEndpointResponse implements fosite.TokenEndpointHandler; it adds nothing.
+func (RefreshScope) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
+	return fosite.ErrUnknownRequest
+}
+
+// KeepRefreshScope returns the request to store with a new refresh token: req itself, or, when
+// RefreshScope narrowed this refresh, a copy granted the family's full scope again. The refresh
+// handler's storage calls it (fosite stores the access and refresh token from one request).
+func KeepRefreshScope(req fosite.Requester) fosite.Requester {
+	sess, ok := req.GetSession().(*session.Session)
+	r, rok := req.(*fosite.Request)
+	if !ok || !rok || sess.RefreshScope == nil {
+		return req
+	}
+	cp := *r
+	cp.GrantedScope = slices.Clone(sess.RefreshScope)
+	return &cp
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,7 +18,23 @@ import (
 // Authorize serves GET and POST /connect/authorize (RFC 6749 4.1, OIDC Core 3.1.2).
 func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	early := authorizePrecheck(r)
 	ar, err := h.Provider.NewAuthorizeRequest(ctx, r)
+	if errors.Is(err, fosite.ErrInvalidState) {
+		// fosite's last check, so the request is otherwise valid: it insists on a state of 8
+		// characters or more, but state is optional (RFC 6749 4.1.1, OIDC Core 3.1.2.1; PKCE is
+		// the CSRF defence RFC 9700 names) and invalid_state is no registered error code.
+		err = nil
+	}
+	if early != nil {
+		// Sent to the client once fosite has proven the redirect URI; an error page otherwise,
+		// and always when the client or redirect URI itself is ambiguous (sent twice).
+		if p := repeatedParam(r.Form); p == "client_id" || p == "redirect_uri" {
+			ar = nil
+		}
+		h.authorizeError(w, r, ar, early)
+		return
+	}
 	if err != nil {
 		h.authorizeError(w, r, ar, err)
 		return
@@ -100,6 +117,11 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 		h.authorizeError(w, r, ar, err)
 		return
 	}
+	params := resp.GetParameters()
+	if ar.GetState() == "" {
+		params.Del("state") // never an empty state= when the client sent none
+	}
+	params.Set("iss", h.Issuer) // RFC 9207
 	reqctx.From(ctx).Add(slog.String("outcome", "code_issued"), slog.String("subject", subject))
 	formPostHeaders(w, ar)
 	h.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
@@ -112,4 +134,39 @@ func containsAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// authorizePrecheck applies what lingpai checks before fosite reads an authorize request, and
+// removes request and request_uri from r's form so that fosite goes on to validate the redirect
+// URI (it stops at them otherwise, and the error could only be shown as a page):
+//   - a repeated parameter is invalid_request (RFC 6749 3.1);
+//   - request / request_uri are request_not_supported / request_uri_not_supported (OIDC Core 6.2,
+//     3.1.2.6: lingpai supports no request objects, as discovery says);
+//   - PKCE's plain method (or a challenge without a method, which means plain) is refused here,
+//     before the user signs in, not after (fosite's PKCE handler runs when the code is issued).
+func authorizePrecheck(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return nil // fosite reports it
+	}
+	if p := repeatedParam(r.Form); p != "" {
+		return fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is included more than once.", p)
+	}
+	var err error
+	switch {
+	case r.Form.Has("request"):
+		err = fosite.ErrRequestNotSupported.WithHint("Request objects (the 'request' parameter) are not supported.")
+	case r.Form.Has("request_uri"):
+		err = fosite.ErrRequestURINotSupported.WithHint("The 'request_uri' parameter is not supported.")
+	}
+	if err != nil {
+		for _, v := range []url.Values{r.Form, r.PostForm} {
+			v.Del("request")
+			v.Del("request_uri")
+		}
+		return err
+	}
+	if r.Form.Get("code_challenge") != "" && r.Form.Get("code_challenge_method") != "S256" {
+		return fosite.ErrInvalidRequest.WithHint("PKCE must use code_challenge_method S256; plain is not allowed.")
+	}
+	return nil
 }

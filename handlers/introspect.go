@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -21,11 +23,19 @@ type Introspect struct {
 	// Healthy reports whether the database answers; while it does not, a failure is 503, not a
 	// 401 for a client that could not be looked up or "inactive" for a token that could not be.
 	Healthy func(ctx context.Context) error
+	// Issuer is the iss of every active answer (RFC 7662 2.2).
+	Issuer string
 }
 
 func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	info := reqctx.From(ctx)
+	if err := r.ParseForm(); err == nil {
+		if err := checkClientRequest(r); err != nil {
+			WriteError(w, err)
+			return
+		}
+	}
 	if !clientCredentialsAsBasic(r) {
 		info.Add(slog.String("outcome", "invalid_client"))
 		WriteError(w, errClientAuthRequired)
@@ -54,8 +64,31 @@ func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info.Add(slog.Bool("active", ir.IsActive()))
-	h.Provider.WriteIntrospectionResponse(ctx, w, ir)
+	if !ir.IsActive() {
+		h.Provider.WriteIntrospectionResponse(ctx, w, ir)
+		return
+	}
+	// fosite's answer, plus what RFC 7662 2.2 lists and fosite leaves out: iss and token_type.
+	rec := &bufferWriter{header: http.Header{}}
+	h.Provider.WriteIntrospectionResponse(ctx, rec, ir)
+	var body map[string]any
+	if err := json.Unmarshal(rec.buf.Bytes(), &body); err != nil {
+		WriteError(w, fosite.ErrServerError.WithWrap(err))
+		return
+	}
+	body["iss"], body["token_type"] = h.Issuer, "Bearer"
+	WriteJSON(w, http.StatusOK, body)
 }
+
+// bufferWriter keeps what a writer of fosite's writes, to be amended before it is sent.
+type bufferWriter struct {
+	header http.Header
+	buf    bytes.Buffer
+}
+
+func (b *bufferWriter) Header() http.Header         { return b.header }
+func (b *bufferWriter) Write(p []byte) (int, error) { return b.buf.Write(p) }
+func (b *bufferWriter) WriteHeader(int)             {}
 
 // clientCredentialsAsBasic reports whether r carries client credentials, moving client_id and
 // client_secret from the body into an HTTP Basic header where needed: fosite's introspection

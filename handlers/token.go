@@ -64,6 +64,13 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	grant := r.PostForm.Get("grant_type")
 	info.Add(slog.String("grant_type", grant))
+	if err := checkClientRequest(r); err != nil {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		info.Add(slog.String("outcome", rfc.ErrorField))
+		h.countFailure(grant, rfc.ErrorField)
+		WriteError(w, err)
+		return
+	}
 	if grant != "" && !h.Enabled[grant] {
 		info.Add(slog.String("outcome", "unsupported_grant_type"))
 		h.countFailure(grant, "unsupported_grant_type")

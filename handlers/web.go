@@ -50,6 +50,8 @@ type Web struct {
 	// VerifyIDToken checks an id_token_hint's signature (not its expiry) and returns its claims.
 	VerifyIDToken func(ctx context.Context, token string) ([]byte, error)
 	Now           func() time.Time
+	// Issuer is sent as iss with every authorization response (RFC 9207).
+	Issuer string
 }
 
 const authorizePath = "/connect/authorize"
@@ -92,7 +94,36 @@ func (h *Web) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.A
 		return
 	}
 	formPostHeaders(w, ar)
-	h.Provider.WriteAuthorizeError(r.Context(), w, ar, err)
+	h.writeAuthorizeError(w, ar, rfc)
+}
+
+// writeAuthorizeError redirects an error to the client (RFC 6749 4.1.2.1). Unlike fosite's writer,
+// it sends state only when the client sent one (never an empty state=) and adds iss (RFC 9207).
+func (h *Web) writeAuthorizeError(w http.ResponseWriter, ar fosite.AuthorizeRequester, rfc *fosite.RFC6749Error) {
+	params := url.Values{"error": {rfc.ErrorField}}
+	if d := rfc.GetDescription(); d != "" {
+		params.Set("error_description", d)
+	}
+	if s := ar.GetState(); s != "" {
+		params.Set("state", s)
+	}
+	params.Set("iss", h.Issuer)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	redirect := *ar.GetRedirectURI()
+	redirect.Fragment = ""
+	if ar.GetResponseMode() == fosite.ResponseModeFormPost {
+		w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+		fosite.WriteAuthorizeFormPostResponse(redirect.String(), params, h.Pages.FormPost(), w)
+		return
+	}
+	q := redirect.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	redirect.RawQuery = q.Encode()
+	w.Header().Set("Location", redirect.String())
+	w.WriteHeader(http.StatusSeeOther)
 }
 
 // exactRedirectURI reports whether ar's redirect URI is proven: the redirect_uri sent is, as a

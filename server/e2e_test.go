@@ -490,7 +490,7 @@ func TestOpaqueTokensAndES256(t *testing.T) {
 		t.Fatal("opaque token not active")
 	}
 	pw := s.Token("app", secret, url.Values{"grant_type": {"password"}, "username": {"ivy"}, "password": {"ivy-password"}})
-	if h := jwtPart(t, pw.Str("id_token"), 0); h["alg"] != "ES256" {
+	if h := jwtPart(t, pw.Str("id_token"), 0); h["alg"] != "RS256" { // OIDC Core 15.1: RS256 unless the client asks
 		t.Fatalf("id_token alg %v", h["alg"])
 	}
 	var oe *oauth2.RetrieveError

@@ -94,7 +94,9 @@ func (d *parts) fositeConfig(ctx context.Context) (*fosite.Config, error) {
 		EnforcePKCEForPublicClients:    true,
 		EnablePKCEPlainChallengeMethod: false,
 		TokenEntropy:                   32,
-		MinParameterEntropy:            8,
+		// No minimum length for nonce: no specification sets one (fosite reads 0 as its default
+		// of 8). state has its own default of 8 in fosite, which handlers.Authorize overrides.
+		MinParameterEntropy: -1,
 		// response_mode=form_post: our page (branding, a <noscript> button), not fosite's bare one.
 		FormPostHTMLTemplate: d.renderer.FormPost(),
 	}, nil
@@ -119,7 +121,13 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	if d.cfg.Tokens.Format == "jwt" {
 		core = &oauth2.DefaultJWTStrategy{Signer: d.keyring.Signer(), HMACSHAStrategy: hmacStrategy, Config: fc}
 	}
-	idStrategy := &openid.DefaultStrategy{Signer: d.keyring.Signer(), Config: fc}
+	// id_tokens: RS256 unless the client registered id_token_signed_response_alg (OIDC Core 15.1).
+	idStrategy := &openid.DefaultStrategy{Signer: d.keyring.IDTokenSigner(func(ctx context.Context, clientID string) string {
+		if c, err := d.store.Client(ctx, clientID); err == nil && c.GetIDTokenSignedResponseAlg() != "" {
+			return c.GetIDTokenSignedResponseAlg()
+		}
+		return keys.IDTokenAlgorithm
+	}), Config: fc}
 	issuer := &grants.TokenIssuer{AccessTokenStrategy: core, RefreshTokenStrategy: core, Storage: d.store, IDTokenStrategy: idStrategy, Config: fc}
 	store := d.store
 
@@ -157,8 +165,11 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 			HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: store, Config: fc}, Config: fc,
 		}},
 		{grant: "refresh_token", token: &oauth2.RefreshTokenGrantHandler{
-			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: store, Config: fc,
+			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: refreshStore{store}, Config: fc,
 		}},
+		// Right after fosite's refresh handler, which restored the family's scopes: a scope sent
+		// with the refresh narrows them (RFC 6749 section 6).
+		{grant: "refresh_token", token: grants.RefreshScope{}},
 		// After fosite's refresh handler, which has loaded the family's session: asks the grant
 		// that started the family whether the account may still get tokens.
 		{grant: "refresh_token", token: &grants.RefreshGuard{Recheckers: recheckers, Revoker: store, Logger: d.logger}},
@@ -192,4 +203,13 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
 	}}
 	return fosite.NewOAuth2Provider(store, fc), nil
+}
+
+// refreshStore is the refresh handler's storage: the new refresh token keeps the family's full
+// scope when the refresh narrowed the access token's (grants.KeepRefreshScope). Embedding the
+// store keeps its transactions, which fosite finds by type assertion.
+type refreshStore struct{ *storage.Store }
+
+func (s refreshStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
+	return s.Store.CreateRefreshTokenSession(ctx, signature, accessSignature, grants.KeepRefreshScope(req))
 }

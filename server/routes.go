@@ -13,6 +13,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/handlers"
+	"github.com/lingpai/lingpai/internal/keys"
 	"github.com/lingpai/lingpai/internal/ops/metrics"
 	"github.com/lingpai/lingpai/storage"
 )
@@ -32,15 +33,23 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	}
 	r := mux.NewRouter()
 	r.Use(met.Middleware)
-	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
-		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) }})
-	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy}).Methods(http.MethodPost)
-	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}).Methods(http.MethodPost)
+	// CORS for browser apps: origins some client lists in allowed_cors_origins; public documents
+	// (discovery, JWKS) for any origin. OPTIONS is the preflight, answered by the wrapper.
+	cors := func(h http.Handler, methods ...string) http.Handler {
+		return (&handlers.CORS{Allowed: d.store.CORSOriginAllowed, Methods: methods, Logger: logger}).Wrap(h)
+	}
+	publicCORS := func(h http.Handler) http.Handler {
+		return (&handlers.CORS{Methods: []string{http.MethodGet}, Logger: logger}).Wrap(h)
+	}
+	r.Handle("/connect/token", cors(&handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
+		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) }}, http.MethodPost))
+	r.Handle("/connect/introspect", cors(&handlers.Introspect{Provider: provider, Healthy: healthy, Issuer: d.issuer}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/connect/revocation", cors(&handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	web, err := b.web(ctx, d, provider, built)
 	if err != nil {
 		return nil, nil, err
 	}
-	r.HandleFunc("/connect/userinfo", web.UserInfo).Methods(http.MethodGet, http.MethodPost)
+	r.Handle("/connect/userinfo", cors(http.HandlerFunc(web.UserInfo), http.MethodGet, http.MethodPost)).Methods(http.MethodGet, http.MethodPost, http.MethodOptions)
 	if cfg.GrantEnabled("authorization_code") {
 		r.HandleFunc("/connect/authorize", web.Authorize).Methods(http.MethodGet, http.MethodPost)
 		r.HandleFunc("/account/login", web.Login).Methods(http.MethodGet, http.MethodPost)
@@ -48,7 +57,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 		r.HandleFunc("/connect/endsession", web.EndSession).Methods(http.MethodGet, http.MethodPost)
 	}
 	if built.sms != nil {
-		r.Handle("/connect/sms/code", &handlers.SMSCode{
+		r.Handle("/connect/sms/code", cors(&handlers.SMSCode{
 			Authenticate: func(ctx context.Context, r *http.Request) (fosite.Client, error) {
 				return provider.AuthenticateClient(ctx, r, r.PostForm)
 			},
@@ -56,13 +65,15 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 			Deliver: func(ctx context.Context, phone string) (bool, error) {
 				return d.accounts.CanSignInByPhone(ctx, phone, built.sms.autoRegister)
 			},
-		}).Methods(http.MethodPost)
+		}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	}
 	for _, rt := range b.routes {
 		r.Handle(rt.path, rt.h)
 	}
-	r.Handle("/.well-known/openid-configuration", &handlers.Discovery{Document: discovery(cfg, d.issuer)}).Methods(http.MethodGet)
-	r.Handle("/.well-known/openid-configuration/jwks", &handlers.JWKS{Keys: d.keyring.PublicKeys, MaxAge: cfg.Server.CacheTTL}).Methods(http.MethodGet)
+	meta := &handlers.Discovery{Document: discovery(cfg, d.issuer)}
+	r.Handle("/.well-known/openid-configuration", publicCORS(meta)).Methods(http.MethodGet, http.MethodOptions)
+	r.Handle("/.well-known/oauth-authorization-server", publicCORS(meta)).Methods(http.MethodGet, http.MethodOptions) // RFC 8414: the same document
+	r.Handle("/.well-known/openid-configuration/jwks", publicCORS(&handlers.JWKS{Keys: d.keyring.PublicKeys, MaxAge: cfg.Server.CacheTTL})).Methods(http.MethodGet, http.MethodOptions)
 	ready := &handlers.Ready{Checks: map[string]func(context.Context) error{
 		"database": healthy,
 		"signing_key": func(ctx context.Context) error {
@@ -134,7 +145,9 @@ func discovery(cfg *config.Config, issuer string) map[string]any {
 		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post"},
 		"response_types_supported":                      []string{"code"},
 		"subject_types_supported":                       []string{"public"},
-		"id_token_signing_alg_values_supported":         []string{cfg.Tokens.SigningAlgorithm},
+		"id_token_signing_alg_values_supported":         idTokenAlgs(cfg.Tokens.SigningAlgorithm),
+		"request_parameter_supported":                   false, // OIDC Discovery 3: request objects are refused
+		"request_uri_parameter_supported":               false,
 		"claims_supported": []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid", "at_hash",
 			"preferred_username", "name", "email", "email_verified", "phone_number", "phone_number_verified", "groups"},
 	}
@@ -146,6 +159,15 @@ func discovery(cfg *config.Config, issuer string) map[string]any {
 		doc["ui_locales_supported"] = []string{"zh-CN", "en"}
 		doc["claims_parameter_supported"] = false
 		doc["code_challenge_methods_supported"] = []string{"S256"}
+		doc["authorization_response_iss_parameter_supported"] = true // RFC 9207
 	}
 	return doc
+}
+
+// idTokenAlgs: RS256 always (OIDC Discovery 3: it MUST be included), and the configured algorithm.
+func idTokenAlgs(configured string) []string {
+	if configured == keys.IDTokenAlgorithm {
+		return []string{configured}
+	}
+	return []string{keys.IDTokenAlgorithm, configured}
 }

@@ -39,6 +39,7 @@ func (b *builder) web(ctx context.Context, d *parts, provider fosite.OAuth2Provi
 		Logger:        d.logger,
 		VerifyIDToken: d.keyring.VerifyJWS,
 		Now:           d.now,
+		Issuer:        d.issuer,
 	}, nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,8 +133,92 @@ func (s *Store) Client(ctx context.Context, id string) (*Client, error) {
 	return &c, nil
 }
 
+// GetIDTokenSignedResponseAlg is the algorithm the client wants its id_tokens signed with ("" for
+// the default, RS256).
+func (c *Client) GetIDTokenSignedResponseAlg() string { return c.IDTokenSignedResponseAlg }
+
+// validate checks the fields lingpai reads with rules of their own.
+func (c *Client) validate() error {
+	switch c.IDTokenSignedResponseAlg {
+	case "", "RS256", "ES256":
+	default:
+		return fmt.Errorf("storage: client %s: id_token_signed_response_alg must be RS256 or ES256, got %q", c.ID, c.IDTokenSignedResponseAlg)
+	}
+	for _, o := range c.AllowedCORSOrigins {
+		if err := ValidateOrigin(o); err != nil {
+			return fmt.Errorf("storage: client %s: allowed_cors_origins: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// ValidateOrigin accepts an exact web origin (RFC 6454): http or https, a host, an optional port,
+// nothing else: no path (not even "/"), query, fragment, user info or wildcard.
+func ValidateOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", o)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: the scheme must be http or https", o)
+	case u.Host == "" || u.Hostname() == "" || strings.Contains(o, "*"):
+		return fmt.Errorf("%q: an exact host is required (no wildcard)", o)
+	case u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "?#"):
+		return fmt.Errorf("%q: an origin has no path, query or fragment (scheme://host[:port])", o)
+	case u.Port() == "" && strings.HasSuffix(u.Host, ":"):
+		return fmt.Errorf("%q: empty port", o)
+	case strings.ToLower(o) != o:
+		return fmt.Errorf("%q: write the origin in lower case, as browsers send it", o)
+	}
+	return nil
+}
+
+// CORSOriginAllowed reports whether some client lists origin in allowed_cors_origins. The set is
+// cached as clients are (server.cache_ttl).
+func (s *Store) CORSOriginAllowed(ctx context.Context, origin string) (bool, error) {
+	now := s.now()
+	s.origins.mu.Lock()
+	set, fresh := s.origins.set, now.Before(s.origins.exp)
+	s.origins.mu.Unlock()
+	if !fresh || s.opts.ClientCacheTTL <= 0 {
+		var rows []StringList
+		err := s.db(ctx).Model(&Client{}).Where("allowed_cors_origins IS NOT NULL AND allowed_cors_origins <> ?", "[]").
+			Pluck("allowed_cors_origins", &rows).Error
+		if err != nil {
+			return false, fmt.Errorf("storage: cors origins: %w", err)
+		}
+		set = map[string]bool{}
+		for _, l := range rows {
+			for _, o := range l {
+				set[o] = true
+			}
+		}
+		s.origins.mu.Lock()
+		s.origins.set, s.origins.exp = set, now.Add(s.opts.ClientCacheTTL)
+		s.origins.mu.Unlock()
+	}
+	return set[origin], nil
+}
+
+// originCache is the set of every client's allowed CORS origins.
+type originCache struct {
+	mu  sync.Mutex
+	set map[string]bool
+	exp time.Time
+}
+
+func (oc *originCache) forget() {
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	oc.exp = time.Time{}
+}
+
 // CreateClient registers a client.
 func (s *Store) CreateClient(ctx context.Context, c *Client) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
 	now := s.now()
 	c.CreatedAt, c.UpdatedAt = now, now
 	if err := s.db(ctx).Create(c).Error; err != nil {
@@ -141,11 +227,15 @@ func (s *Store) CreateClient(ctx context.Context, c *Client) error {
 		}
 		return fmt.Errorf("storage: create client: %w", err)
 	}
+	s.origins.forget()
 	return nil
 }
 
 // UpdateClient saves every field of a client.
 func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
 	c.UpdatedAt = s.now()
 	res := s.db(ctx).Model(&Client{}).Where("id = ?", c.ID).Select("*").Omit("created_at").Updates(c)
 	if res.Error != nil {
@@ -155,6 +245,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 		return fosite.ErrNotFound
 	}
 	s.clients.forget(c.ID)
+	s.origins.forget()
 	return nil
 }
 

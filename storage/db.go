@@ -42,6 +42,7 @@ type Store struct {
 	driver  string
 	opts    Options
 	clients clientCache
+	origins originCache
 	now     func() time.Time
 }
 

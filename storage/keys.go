@@ -22,11 +22,12 @@ func (s *Store) SigningKeys(ctx context.Context, retiredAfter time.Time) ([]Sign
 	return keys, nil
 }
 
-// AddSigningKey makes k the active key and retires the ones before it, in one transaction.
+// AddSigningKey makes k the active key of its algorithm and retires the ones before it, in one
+// transaction. (An ES256 configuration keeps an RS256 key active too, for id_tokens.)
 func (s *Store) AddSigningKey(ctx context.Context, k *SigningKey) error {
 	return s.Transaction(ctx, func(ctx context.Context) error {
 		now := s.now()
-		if err := s.db(ctx).Model(&SigningKey{}).Where("retired_at IS NULL").Update("retired_at", now).Error; err != nil {
+		if err := s.db(ctx).Model(&SigningKey{}).Where("retired_at IS NULL AND algorithm = ?", k.Algorithm).Update("retired_at", now).Error; err != nil {
 			return fmt.Errorf("storage: retire keys: %w", err)
 		}
 		k.CreatedAt, k.RetiredAt = now, nil
@@ -37,8 +38,8 @@ func (s *Store) AddSigningKey(ctx context.Context, k *SigningKey) error {
 	})
 }
 
-// AddSigningKeyIfNone stores k only when no unretired key exists, so replicas starting together
-// on an empty database agree on one key. It reports whether k was stored.
+// AddSigningKeyIfNone stores k only when no unretired key of its algorithm exists, so replicas
+// starting together on an empty database agree on one key. It reports whether k was stored.
 func (s *Store) AddSigningKeyIfNone(ctx context.Context, k *SigningKey) (bool, error) {
 	stored := false
 	err := s.Transaction(ctx, func(ctx context.Context) error {
@@ -47,7 +48,7 @@ func (s *Store) AddSigningKeyIfNone(ctx context.Context, k *SigningKey) (bool, e
 			return err
 		}
 		var n int64
-		if err := s.db(ctx).Model(&SigningKey{}).Where("retired_at IS NULL").Count(&n).Error; err != nil {
+		if err := s.db(ctx).Model(&SigningKey{}).Where("retired_at IS NULL AND algorithm = ?", k.Algorithm).Count(&n).Error; err != nil {
 			return err
 		}
 		if n > 0 {

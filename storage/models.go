@@ -88,6 +88,14 @@ type Client struct {
 	CreatedAt              time.Time  `gorm:"not null"`
 	UpdatedAt              time.Time  `gorm:"not null"`
 
+	// IDTokenSignedResponseAlg is the client's id_token algorithm (the name is OpenID Connect
+	// Dynamic Client Registration's): "" or RS256 for RS256, ES256 for an ES256 server's own key.
+	IDTokenSignedResponseAlg string `gorm:"column:id_token_signed_response_alg;size:16;not null;default:''"`
+	// AllowedCORSOrigins are the browser origins (scheme://host[:port]) whose pages may call the
+	// token, userinfo, revocation, introspection and SMS code endpoints (IdentityServer4's
+	// AllowedCorsOrigins). Nullable so that adding the column leaves existing rows valid.
+	AllowedCORSOrigins StringList `gorm:"column:allowed_cors_origins;type:text"`
+
 	defaultAudience []string `gorm:"-"`
 }
 

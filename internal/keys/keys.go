@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,9 +42,13 @@ type Options struct {
 	Overlap time.Duration
 }
 
+// IDTokenAlgorithm is the id_token algorithm every OpenID provider supports (OIDC Core 15.1,
+// Discovery 3: "RS256 MUST be included"): a keyring for ES256 keeps an RS256 key beside its own.
+const IDTokenAlgorithm = "RS256"
+
 // set is one parsed snapshot of the keys.
 type set struct {
-	active   *jose.JSONWebKey
+	active   map[string]*jose.JSONWebKey // by algorithm: the newest unretired key
 	byKID    map[string]*jose.JSONWebKey
 	public   jose.JSONWebKeySet
 	loadedAt time.Time
@@ -58,14 +63,21 @@ type Keyring struct {
 	loading sync.Mutex
 }
 
-// New loads the keys, generating the first one when the database has none.
+// New loads the keys, generating the first one of each algorithm it needs when the database has
+// none: opts.Algorithm, and RS256 for id_tokens.
 func New(ctx context.Context, store Store, opts Options) (*Keyring, error) {
+	if opts.Algorithm == "" {
+		opts.Algorithm = IDTokenAlgorithm
+	}
 	k := &Keyring{store: store, opts: opts, now: time.Now}
 	if _, err := k.load(ctx); err != nil {
 		return nil, err
 	}
-	if k.cur.Load().active == nil {
-		nk, err := Generate(opts.Algorithm)
+	for _, alg := range algorithms(opts.Algorithm) {
+		if k.cur.Load().active[alg] != nil {
+			continue
+		}
+		nk, err := Generate(alg)
 		if err != nil {
 			return nil, err
 		}
@@ -77,6 +89,14 @@ func New(ctx context.Context, store Store, opts Options) (*Keyring, error) {
 		}
 	}
 	return k, nil
+}
+
+// algorithms are the key algorithms a keyring for alg keeps active.
+func algorithms(alg string) []string {
+	if alg == IDTokenAlgorithm {
+		return []string{alg}
+	}
+	return []string{alg, IDTokenAlgorithm}
 }
 
 // Generate makes a new key row: RSA-2048 for RS256, P-256 for ES256.
@@ -108,16 +128,23 @@ func Generate(alg string) (*storage.SigningKey, error) {
 	return &storage.SigningKey{KID: kid, Algorithm: alg, PrivateJWK: raw}, nil
 }
 
-// Rotate adds a new active key; the previous ones keep verifying for the overlap.
+// Rotate adds a new active key of alg (and of RS256, the id_token key, beside an ES256 one); the
+// previous ones keep verifying for the overlap. It returns the new key of alg.
 func Rotate(ctx context.Context, store Store, alg string) (*storage.SigningKey, error) {
-	k, err := Generate(alg)
-	if err != nil {
-		return nil, err
+	var first *storage.SigningKey
+	for _, a := range algorithms(alg) {
+		k, err := Generate(a)
+		if err != nil {
+			return nil, err
+		}
+		if err := store.AddSigningKey(ctx, k); err != nil {
+			return nil, err
+		}
+		if first == nil {
+			first = k
+		}
 	}
-	if err := store.AddSigningKey(ctx, k); err != nil {
-		return nil, err
-	}
-	return k, nil
+	return first, nil
 }
 
 func (k *Keyring) load(ctx context.Context) (*set, error) {
@@ -125,7 +152,7 @@ func (k *Keyring) load(ctx context.Context) (*set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: load: %w", err)
 	}
-	s := &set{byKID: map[string]*jose.JSONWebKey{}, loadedAt: k.now()}
+	s := &set{active: map[string]*jose.JSONWebKey{}, byKID: map[string]*jose.JSONWebKey{}, loadedAt: k.now()}
 	for _, r := range rows {
 		var jwk jose.JSONWebKey
 		if err := jwk.UnmarshalJSON(r.PrivateJWK); err != nil {
@@ -133,8 +160,8 @@ func (k *Keyring) load(ctx context.Context) (*set, error) {
 		}
 		s.byKID[r.KID] = &jwk
 		s.public.Keys = append(s.public.Keys, jwk.Public())
-		if s.active == nil && r.RetiredAt == nil {
-			s.active = &jwk
+		if s.active[jwk.Algorithm] == nil && r.RetiredAt == nil {
+			s.active[jwk.Algorithm] = &jwk
 		}
 	}
 	k.cur.Store(s)
@@ -170,16 +197,29 @@ func (k *Keyring) Refresh(ctx context.Context) error {
 	return err
 }
 
-// Active returns the signing key.
+// Active returns the signing key of the configured algorithm.
 func (k *Keyring) Active(ctx context.Context) (*jose.JSONWebKey, error) {
+	return k.ActiveFor(ctx, k.opts.Algorithm)
+}
+
+// ActiveFor returns the active key of alg.
+func (k *Keyring) ActiveFor(ctx context.Context, alg string) (*jose.JSONWebKey, error) {
 	s, err := k.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if s.active == nil {
-		return nil, errors.New("keys: no active signing key")
+	if s.active[alg] == nil {
+		return nil, fmt.Errorf("keys: no active %s signing key", alg)
 	}
-	return s.active, nil
+	return s.active[alg], nil
+}
+
+// Algorithms are the id_token signing algorithms the keyring can serve (discovery's
+// id_token_signing_alg_values_supported): RS256 first, then the configured one.
+func (k *Keyring) Algorithms() []string {
+	a := algorithms(k.opts.Algorithm)
+	slices.Reverse(a)
+	return a
 }
 
 // PublicKeys returns the JWKS: the active key and every retired key still inside its overlap.
@@ -201,13 +241,51 @@ func (k *Keyring) Signer() jwt.Signer {
 	return &signer{k: k, def: &jwt.DefaultSigner{GetPrivateKey: k.GetPrivateKey}}
 }
 
+// IDTokenSigner is Signer for id_tokens: it signs with the RS256 key unless algFor, given the
+// token's audience (the client id), names another algorithm the keyring holds
+// (the client's id_token_signed_response_alg).
+func (k *Keyring) IDTokenSigner(algFor func(ctx context.Context, clientID string) string) jwt.Signer {
+	return &signer{k: k, def: &jwt.DefaultSigner{GetPrivateKey: k.GetPrivateKey}, algFor: algFor}
+}
+
 type signer struct {
-	k   *Keyring
-	def *jwt.DefaultSigner
+	k      *Keyring
+	def    *jwt.DefaultSigner
+	algFor func(ctx context.Context, clientID string) string // nil: the configured algorithm
 }
 
 func (s *signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.Mapper) (string, string, error) {
-	return s.def.Generate(ctx, claims, header)
+	if s.algFor == nil {
+		return s.def.Generate(ctx, claims, header)
+	}
+	alg := s.algFor(ctx, audience(claims))
+	key, err := s.k.ActiveFor(ctx, alg)
+	if err != nil {
+		// A client asking for an algorithm this configuration has no key for gets RS256, which
+		// every client must accept (OIDC Core 15.1).
+		if key, err = s.k.ActiveFor(ctx, IDTokenAlgorithm); err != nil {
+			return "", "", err
+		}
+	}
+	return s.fixed(key).Generate(ctx, claims, header)
+}
+
+// audience is the single audience of an id_token (the client id), "" when there is not one.
+func audience(claims jwt.MapClaims) string {
+	switch aud := claims["aud"].(type) {
+	case string:
+		return aud
+	case []string:
+		if len(aud) == 1 {
+			return aud[0]
+		}
+	case []any:
+		if len(aud) == 1 {
+			s, _ := aud[0].(string)
+			return s
+		}
+	}
+	return ""
 }
 
 func (s *signer) keyFor(ctx context.Context, token string) (*jose.JSONWebKey, error) {

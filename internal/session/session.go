@@ -23,6 +23,9 @@ type Session struct {
 	GrantType string `json:"grant_type,omitempty"`
 	// IdentityRef is the grant's own reference to the account (e.g. the directory entry id).
 	IdentityRef string `json:"identity_ref,omitempty"`
+	// RefreshScope is set, for one request only (never stored), when a refresh narrowed the scope:
+	// the family's full scope, which the new refresh token keeps (grants.KeepRefreshScope).
+	RefreshScope fosite.Arguments `json:"-"`
 }
 
 var (
