@@ -146,7 +146,7 @@ func containsAll(have, want []string) bool {
 //     before the user signs in, not after (fosite's PKCE handler runs when the code is issued).
 func authorizePrecheck(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return nil // fosite reports it
+		return nil //nolint:nilerr // an unparsable form is fosite's to report, with the redirect rules it applies
 	}
 	if p := repeatedParam(r.Form); p != "" {
 		return fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is included more than once.", p)
