@@ -127,6 +127,9 @@ func (s *Store) Client(ctx context.Context, id string) (*Client, error) {
 		return nil, fmt.Errorf("storage: get client: %w", err)
 	}
 	c.defaultAudience = s.opts.DefaultAudience
+	if err := s.loadClientExtras(ctx, &c); err != nil {
+		return nil, err
+	}
 	s.clients.put(&c, now)
 	return &c, nil
 }
