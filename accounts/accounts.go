@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 	"golang.org/x/text/unicode/norm"
@@ -77,6 +78,13 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 		reason = "bad_password"
 	case u.Disabled:
 		reason = "disabled"
+	default:
+		if until, locked, err := s.store.UserLockedUntil(ctx, u.ID); err != nil {
+			return "", err
+		} else if locked {
+			// An imported lockout (ASP.NET Identity's LockoutEnd) holds until its end.
+			reason = "locked_out_until_" + until.Format(time.RFC3339)
+		}
 	}
 	if reason != "" {
 		locked, ferr := s.regulator.Fail(ctx, account, ip)
@@ -94,8 +102,28 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	if err := s.regulator.Succeed(ctx, account); err != nil {
 		return "", err
 	}
+	s.upgradeHash(ctx, u, password)
 	s.logger.InfoContext(ctx, "sign-in succeeded", "event", "signin.succeeded", "subject", u.ID)
 	return u.ID, nil
+}
+
+// upgradeHash replaces an imported password hash (ASP.NET Identity, bcrypt) with lingpai's
+// argon2id once the password is known to be right. Only after a successful check: a wrong
+// password never changes the row. The swap is compare-and-set, so it never overwrites a password
+// changed meanwhile; a failure only logs, since the sign-in itself succeeded.
+func (s *Service) upgradeHash(ctx context.Context, u *storage.User, password string) {
+	if !hashing.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	h, err := s.hasher.Hash(ctx, []byte(password))
+	if err == nil {
+		_, err = s.store.ReplacePasswordHash(ctx, u.ID, u.PasswordHash, h)
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "password rehash failed", "event", "password.rehash_failed", "subject", u.ID, "error", err.Error())
+		return
+	}
+	s.logger.InfoContext(ctx, "password rehashed", "event", "password.rehashed", "subject", u.ID)
 }
 
 // Active reports whether subject is a user that may still get tokens (exists, not disabled).
@@ -107,7 +135,12 @@ func (s *Service) Active(ctx context.Context, subject string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return !u.Disabled, nil
+	if u.Disabled {
+		return false, nil
+	}
+	// A locked-out user gets no new tokens by refresh either (IS4's ProfileService.IsActiveAsync).
+	_, locked, err := s.store.UserLockedUntil(ctx, subject)
+	return !locked && err == nil, err
 }
 
 // Claims returns a user's claims, keyed by OIDC claim name: the account's own, overlaid with what

@@ -346,3 +346,23 @@ func (s *Store) ConsumeLegacyRefreshToken(ctx context.Context, k string) (bool, 
 	}
 	return res.RowsAffected == 1, nil
 }
+
+// DeleteStaleLegacyRefreshTokens removes unconsumed imported refresh tokens last imported before
+// a run began: the source no longer holds them live (IS4 rotated or revoked them meanwhile), so
+// lingpai must not honour them either.
+func (s *Store) DeleteStaleLegacyRefreshTokens(ctx context.Context, before time.Time) (int64, error) {
+	res := s.db(ctx).Where("imported_at < ? AND consumed = ?", before, false).Delete(&LegacyRefreshToken{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("storage: delete stale legacy refresh tokens: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// UserIDs returns every user id, for bulk existence checks.
+func (s *Store) UserIDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	if err := s.db(ctx).Model(&User{}).Pluck("id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("storage: user ids: %w", err)
+	}
+	return ids, nil
+}

@@ -66,47 +66,71 @@ func compareIS4(encoded string, secret []byte, sum func([]byte) []byte) error {
 func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
 func sha512Sum(b []byte) []byte { s := sha512.Sum512(b); return s[:] }
 
-// compareASPNet verifies an ASP.NET Core Identity PasswordHasher hash with the same rules as
+// aspnetHash is a parsed ASP.NET Core Identity PasswordHasher hash.
+type aspnetHash struct {
+	prf    func() hash.Hash
+	salt   []byte
+	iter   int
+	subkey []byte
+}
+
+// parseASPNet reads an ASP.NET Core Identity PasswordHasher hash with the same rules as
 // PasswordHasher.VerifyHashedPassword (dotnet/aspnetcore src/Identity/Extensions.Core):
 // v2 = 0x00 | salt[16] | subkey[32], PBKDF2-HMAC-SHA1, 1000 iterations, exactly 49 bytes;
 // v3 = 0x01 | prf u32 | iterations u32 | salt length u32 | salt | subkey (big endian), with salt
-// length >= 16 and subkey (the rest) >= 16 bytes. Anything else fails.
-func compareASPNet(s string, secret []byte) error {
+// length >= 16 and subkey (the rest) >= 16 bytes. Anything else is ErrUnknownFormat.
+func parseASPNet(s string) (aspnetHash, error) {
 	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil || len(raw) == 0 {
-		return fmt.Errorf("hashing: aspnet: %w", ErrUnknownFormat)
+		return aspnetHash{}, fmt.Errorf("hashing: aspnet: %w", ErrUnknownFormat)
 	}
 	switch raw[0] {
 	case 0x00:
 		if len(raw) != 1+16+32 {
-			return fmt.Errorf("hashing: aspnet v2 length %d: %w", len(raw), ErrUnknownFormat)
+			return aspnetHash{}, fmt.Errorf("hashing: aspnet v2 length %d: %w", len(raw), ErrUnknownFormat)
 		}
-		return pbkdf2Equal(sha1.New, secret, raw[1:17], 1000, raw[17:])
+		return aspnetHash{prf: sha1.New, salt: raw[1:17], iter: 1000, subkey: raw[17:]}, nil
 	case 0x01:
 		if len(raw) < 13 {
-			return fmt.Errorf("hashing: aspnet v3 header: %w", ErrUnknownFormat)
+			return aspnetHash{}, fmt.Errorf("hashing: aspnet v3 header: %w", ErrUnknownFormat)
 		}
 		prf := binary.BigEndian.Uint32(raw[1:5])
 		iter := binary.BigEndian.Uint32(raw[5:9])
 		saltLen := binary.BigEndian.Uint32(raw[9:13])
-		// Compare in uint64 so a huge salt length cannot overflow the bounds check.
+		// Compare in uint64 so a huge salt length cannot overflow the bounds check; the iteration
+		// cap stops a planted hash from costing minutes of CPU per sign-in.
 		if saltLen < 16 || uint64(13)+uint64(saltLen)+16 > uint64(len(raw)) || iter == 0 || iter > 1<<24 {
-			return fmt.Errorf("hashing: aspnet v3 layout: %w", ErrUnknownFormat)
+			return aspnetHash{}, fmt.Errorf("hashing: aspnet v3 layout: %w", ErrUnknownFormat)
 		}
-		var h func() hash.Hash
+		h := aspnetHash{salt: raw[13 : 13+saltLen], iter: int(iter), subkey: raw[13+saltLen:]}
 		switch prf {
 		case 0:
-			h = sha1.New
+			h.prf = sha1.New
 		case 1:
-			h = sha256.New
+			h.prf = sha256.New
 		case 2:
-			h = sha512.New
+			h.prf = sha512.New
 		default:
-			return fmt.Errorf("hashing: aspnet v3 prf %d: %w", prf, ErrUnknownFormat)
+			return aspnetHash{}, fmt.Errorf("hashing: aspnet v3 prf %d: %w", prf, ErrUnknownFormat)
 		}
-		return pbkdf2Equal(h, secret, raw[13:13+saltLen], int(iter), raw[13+saltLen:])
+		return h, nil
 	}
-	return fmt.Errorf("hashing: aspnet version byte %d: %w", raw[0], ErrUnknownFormat)
+	return aspnetHash{}, fmt.Errorf("hashing: aspnet version byte %d: %w", raw[0], ErrUnknownFormat)
+}
+
+// CheckASPNet reports whether passwordHash is a well-formed ASP.NET Identity hash, without the
+// cost of deriving a key: an importer uses it to report unreadable hashes row by row.
+func CheckASPNet(passwordHash string) error {
+	_, err := parseASPNet(passwordHash)
+	return err
+}
+
+func compareASPNet(s string, secret []byte) error {
+	h, err := parseASPNet(s)
+	if err != nil {
+		return err
+	}
+	return pbkdf2Equal(h.prf, secret, h.salt, h.iter, h.subkey)
 }
 
 func pbkdf2Equal(h func() hash.Hash, secret, salt []byte, iter int, want []byte) error {
