@@ -194,7 +194,7 @@ type nullTime struct {
 	Valid bool
 }
 
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.9999999Z07:00", "2006-01-02 15:04:05.9999999", "2006-01-02T15:04:05.9999999", "2006-01-02"}
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.9999999Z07:00", "2006-01-02 15:04:05.9999999", "2006-01-02T15:04:05.9999999", "2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02"}
 
 func (n *nullTime) Scan(src any) error {
 	n.Valid = false
