@@ -29,6 +29,8 @@ Usage:
   lingpai user    create|set-password|disable|enable|list|link-wechat ...
   lingpai keys    list|rotate
   lingpai gc      [--config FILE]      delete expired rows now, print counts
+  lingpai import identityserver4 --source-driver sqlite|mysql --source-dsn DSN [--dry-run] [--only KINDS]
+                  copy clients, users and live refresh tokens from IdentityServer4
   lingpai healthcheck [--url URL]      probe /healthz (the container HEALTHCHECK)
 Every subcommand takes --config FILE (default ./config.yaml). Run "lingpai CMD -h" for its flags.
 `
@@ -68,6 +70,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...
 		err = e.sub(args[1:], map[string]func([]string) error{"list": e.keysList, "rotate": e.keysRotate})
 	case "gc":
 		err = e.gc(args[1:])
+	case "import":
+		err = e.importCmd(args[1:])
 	case "healthcheck":
 		err = e.healthcheck(args[1:])
 	case "-h", "--help", "help":
