@@ -1,0 +1,91 @@
+package is4import_test
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/is4import"
+	"github.com/lingpai/lingpai/internal/is4import/is4test"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
+	"github.com/lingpai/lingpai/storage/storagetest"
+)
+
+// TestEndToEnd imports into a running lingpai and signs in over HTTP the way IS4's apps did: the
+// original client secrets (SHA-256 by Basic, SHA-512 in the body) and the original passwords (v2
+// and v3 hashes), which become argon2id at the first right password and never at a wrong one.
+func TestEndToEnd(t *testing.T) {
+	for _, b := range storagetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			s := lingpaitest.Start(t, b.Name, nil)
+			src := is4test.New(t, b.Name)
+			seed := is4test.Seed(t, src)
+			if _, err := is4import.Run(context.Background(), options(src), s.Store, nil); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			password := func(user, pw string) url.Values {
+				return url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}}
+			}
+			hashOf := func(user string) []byte {
+				u, err := s.Store.UserByUsername(ctx, user)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return u.PasswordHash
+			}
+
+			// A wrong password is refused and leaves the imported hash as it was.
+			if r := s.Token("app", seed.SecretSHA256, password("alice", "not my password")); r.Status != 400 || r.Str("error") != "invalid_grant" {
+				t.Fatalf("wrong password: %d %s", r.Status, r.Raw)
+			}
+			if got := string(hashOf("alice")); got != hashing.ASPNetPrefix+is4test.HashV2 {
+				t.Fatalf("a wrong password changed the hash to %q", got)
+			}
+			// The original secret (HTTP Basic, with +/= form-encoded) and v2 password.
+			r := s.Token("app", seed.SecretSHA256, password("alice", is4test.Password))
+			if r.Status != 200 || r.Str("access_token") == "" || r.Str("refresh_token") == "" || r.Str("id_token") == "" {
+				t.Fatalf("alice (v2): %d %s", r.Status, r.Raw)
+			}
+			if !bytes.HasPrefix(hashOf("alice"), []byte("$argon2id$")) {
+				t.Fatalf("alice's hash after sign-in: %q, want argon2id", hashOf("alice"))
+			}
+			if r := s.Token("app", seed.SecretSHA256, password("alice", is4test.Password)); r.Status != 200 {
+				t.Fatalf("alice after rehash: %d %s", r.Status, r.Raw)
+			}
+			// The SHA-512 secret in the body, v3 passwords (HMAC-SHA256 and HMAC-SHA512).
+			for _, user := range []string{"bob", "carol"} {
+				form := password(user, is4test.Password)
+				form.Set("client_id", "app")
+				form.Set("client_secret", seed.SecretSHA512)
+				if r := s.Post("/connect/token", form, "", ""); r.Status != 200 {
+					t.Fatalf("%s (v3, body auth): %d %s", user, r.Status, r.Raw)
+				}
+				if !bytes.HasPrefix(hashOf(user), []byte("$argon2id$")) {
+					t.Fatalf("%s not rehashed", user)
+				}
+			}
+			// Frank's imported lockout holds; the expired secret and dave (no hash) get nothing.
+			if r := s.Token("app", seed.SecretSHA256, password("frank", is4test.Password)); r.Status != 400 {
+				t.Fatalf("locked-out frank: %d %s", r.Status, r.Raw)
+			}
+			if r := s.Token("app", seed.ExpiredSecret, password("alice", is4test.Password)); r.Status != 401 {
+				t.Fatalf("expired secret: %d %s", r.Status, r.Raw)
+			}
+			if r := s.Token("app", seed.SecretSHA256, password("dave", "")); r.Status != 400 {
+				t.Fatalf("dave without a password: %d %s", r.Status, r.Raw)
+			}
+			// The lingpai refresh token from the IS4 client works natively.
+			r = s.Token("app", seed.SecretSHA512, password("alice", is4test.Password))
+			if rr := s.Token("app", seed.SecretSHA512, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.Str("refresh_token")}}); rr.Status != 200 {
+				t.Fatalf("refresh: %d %s", rr.Status, rr.Raw)
+			}
+			if !strings.Contains(s.Logs.String(), "password.rehashed") {
+				t.Fatal("no password.rehashed audit event")
+			}
+		})
+	}
+}
