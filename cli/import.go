@@ -23,6 +23,10 @@ func (e *env) importCmd(args []string) error {
 	preset := fs.String("preset", "", "table naming preset: skoruba")
 	wechat := fs.String("wechat-providers", "", "WeChat login providers, e.g. Weixin=oauth:APPID,WeChat.MiniProgram=miniprogram:APPID")
 	var o is4import.Options
+	fs.StringVar(&o.SigningKeyFile, "signing-key", "", "IS4 signing key: JWK (tempkey.jwk), tempkey.rsa, PEM or PKCS#12; keeps its kid")
+	fs.StringVar(&o.SigningKeyPasswordFile, "signing-key-password-file", "", "file holding the PKCS#12 password")
+	fs.StringVar(&o.SigningKeyKID, "signing-key-kid", "", "kid of a bare PEM key (what IS4's tokens carry)")
+	fs.BoolVar(&o.SigningKeyActive, "signing-key-active", false, "sign with the imported key (default: only verify and publish it)")
 	check := func() error {
 		if *driver == "" || *dsn == "" {
 			return usageError("import identityserver4: --source-driver and --source-dsn are required")

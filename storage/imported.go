@@ -366,3 +366,27 @@ func (s *Store) UserIDs(ctx context.Context) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// SaveImportedSigningKey stores a key brought from another server under its own kid. Active, it
+// becomes the signing key (the others retire, as in AddSigningKey); otherwise it only verifies and
+// is published until retireAt plus the keyring's overlap, for tokens the old server signed.
+// Re-importing the same kid updates it.
+func (s *Store) SaveImportedSigningKey(ctx context.Context, k *SigningKey, active bool, retireAt time.Time) error {
+	return s.Transaction(ctx, func(ctx context.Context) error {
+		now := s.now()
+		if active {
+			if err := s.db(ctx).Model(&SigningKey{}).Where("retired_at IS NULL AND k_id <> ?", k.KID).Update("retired_at", now).Error; err != nil {
+				return fmt.Errorf("storage: retire keys: %w", err)
+			}
+			k.RetiredAt = nil
+		} else {
+			r := retireAt.UTC()
+			k.RetiredAt = &r
+		}
+		k.CreatedAt = now
+		if err := s.db(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(k).Error; err != nil {
+			return fmt.Errorf("storage: import signing key: %w", err)
+		}
+		return nil
+	})
+}

@@ -8,6 +8,7 @@ package is4import
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +32,15 @@ type Options struct {
 	// WeChatProviders maps an AspNetUserLogins.LoginProvider to the WeChat identity its
 	// ProviderKey is (see ParseWeChatProviders).
 	WeChatProviders map[string]WeChatProvider
+	// SigningKey is IS4's signing key file's content (JWK, tempkey.rsa, PEM or PKCS#12), imported
+	// under its kid; SigningKeyActive makes lingpai sign with it, otherwise it only verifies.
+	SigningKey         []byte
+	SigningKeyPassword string
+	// SigningKeyFile and SigningKeyPasswordFile name files to read SigningKey and its password
+	// (PKCS#12) from, as the CLI flags do.
+	SigningKeyFile, SigningKeyPasswordFile string
+	SigningKeyKID                          string
+	SigningKeyActive                       bool
 	// PhoneRegion reads phone numbers without a country code (sms.default_region).
 	PhoneRegion string
 	// Issuer is lingpai's issuer, for the <issuer>/resources audience.
@@ -70,6 +80,20 @@ func (o *Options) validate() error {
 	}
 	if o.Preset != "" && o.Preset != "skoruba" {
 		return fmt.Errorf("is4import: --preset: only skoruba is known, got %q", o.Preset)
+	}
+	if o.SigningKeyFile != "" {
+		b, err := os.ReadFile(o.SigningKeyFile)
+		if err != nil {
+			return fmt.Errorf("is4import: --signing-key: %w", err)
+		}
+		o.SigningKey = b
+	}
+	if o.SigningKeyPasswordFile != "" {
+		b, err := os.ReadFile(o.SigningKeyPasswordFile)
+		if err != nil {
+			return fmt.Errorf("is4import: --signing-key-password-file: %w", err)
+		}
+		o.SigningKeyPassword = strings.TrimRight(string(b), "\r\n")
 	}
 	if o.PhoneRegion == "" {
 		o.PhoneRegion = "CN"

@@ -67,6 +67,18 @@ func Run(ctx context.Context, o Options, store *storage.Store, out io.Writer) (R
 			o.Logger.InfoContext(ctx, "is4 import kind done", "event", "is4import.kind", "kind", kind,
 				"read", kr.Read, "imported", kr.Imported, "updated", kr.Updated, "skipped", kr.Skipped)
 		}
+		if len(o.SigningKey) > 0 {
+			kr := &KindReport{Kind: "signing-key"}
+			start := time.Now()
+			if err := store.Transaction(ctx, func(ctx context.Context) error {
+				*kr = KindReport{Kind: "signing-key"}
+				return im.importSigningKey(ctx, kr)
+			}); err != nil {
+				return err
+			}
+			kr.Duration = time.Since(start)
+			rep.Kinds = append(rep.Kinds, kr)
+		}
 		if o.DryRun {
 			return errDryRun
 		}
