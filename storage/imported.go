@@ -390,3 +390,52 @@ func (s *Store) SaveImportedSigningKey(ctx context.Context, k *SigningKey, activ
 		return nil
 	})
 }
+
+// CreateUsersBatch inserts new users and their claims in multi-row statements (an import's fast
+// path; the caller has checked that ids, usernames and phones are free).
+func (s *Store) CreateUsersBatch(ctx context.Context, users []User, claims []UserClaim) error {
+	now := s.now()
+	for i := range users {
+		users[i].CreatedAt, users[i].UpdatedAt = now, now
+	}
+	for i := range claims {
+		if claims[i].ID == "" {
+			claims[i].ID = NewID()
+		}
+	}
+	if len(users) > 0 {
+		if err := s.db(ctx).CreateInBatches(users, 500).Error; err != nil {
+			return fmt.Errorf("storage: create users: %w", err)
+		}
+	}
+	if len(claims) > 0 {
+		if err := s.db(ctx).CreateInBatches(claims, 500).Error; err != nil {
+			return fmt.Errorf("storage: create user claims: %w", err)
+		}
+	}
+	return nil
+}
+
+// CreateLegacyRefreshTokens inserts new imported refresh tokens in multi-row statements.
+func (s *Store) CreateLegacyRefreshTokens(ctx context.Context, list []LegacyRefreshToken) error {
+	if len(list) == 0 {
+		return nil
+	}
+	now := s.now()
+	for i := range list {
+		list[i].ImportedAt = now
+	}
+	if err := s.db(ctx).CreateInBatches(list, 500).Error; err != nil {
+		return fmt.Errorf("storage: create legacy refresh tokens: %w", err)
+	}
+	return nil
+}
+
+// LegacyRefreshTokenKeys returns the keys of every imported refresh token.
+func (s *Store) LegacyRefreshTokenKeys(ctx context.Context) ([]string, error) {
+	var keys []string
+	if err := s.db(ctx).Model(&LegacyRefreshToken{}).Pluck("lookup_key", &keys).Error; err != nil {
+		return nil, fmt.Errorf("storage: legacy refresh token keys: %w", err)
+	}
+	return keys, nil
+}

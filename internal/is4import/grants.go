@@ -115,6 +115,15 @@ func (im *importer) refreshTokens(ctx context.Context, kr *KindReport) error {
 	// milliseconds, so the boundary is truncated to be safe against rounding.
 	runStart := time.Now().UTC().Truncate(time.Second)
 	now := im.opts.Now()
+	keys, err := im.store.LegacyRefreshTokenKeys(ctx)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		have[k] = true
+	}
+	var pending []storage.LegacyRefreshToken
 	err = im.grantRows(ctx, "refresh_token", func(g grantRow) error {
 		kr.Read++
 		ref := "refresh token " + g.key[:min(8, len(g.key))] + "…"
@@ -125,8 +134,10 @@ func (im *importer) refreshTokens(ctx context.Context, kr *KindReport) error {
 		}
 		if g.spent.Valid || d.ConsumedTime.Valid {
 			// Used at IS4 since an earlier run imported it: used up here too.
-			if _, err := im.store.ConsumeLegacyRefreshToken(ctx, g.key); err != nil {
-				return err
+			if have[g.key] {
+				if _, err := im.store.ConsumeLegacyRefreshToken(ctx, g.key); err != nil {
+					return err
+				}
 			}
 			kr.count("consumed at IdentityServer4")
 			return nil
@@ -170,18 +181,27 @@ func (im *importer) refreshTokens(ctx context.Context, kr *KindReport) error {
 			kr.count("subject not imported")
 			return nil
 		}
-		created, err := im.store.SaveLegacyRefreshToken(ctx, t)
-		if err != nil {
+		if !have[g.key] {
+			have[g.key] = true
+			pending = append(pending, *t)
+			kr.Imported++
+			if len(pending) < 500 {
+				return nil
+			}
+			err := im.store.CreateLegacyRefreshTokens(ctx, pending)
+			pending = pending[:0]
 			return err
 		}
-		if created {
-			kr.Imported++
-		} else {
-			kr.Updated++
+		if _, err := im.store.SaveLegacyRefreshToken(ctx, t); err != nil {
+			return err
 		}
+		kr.Updated++
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := im.store.CreateLegacyRefreshTokens(ctx, pending); err != nil {
 		return err
 	}
 	if len(im.opts.Only) == 0 || kr.Read > 0 {

@@ -35,6 +35,10 @@ func Run(ctx context.Context, o Options, store *storage.Store, out io.Writer) (R
 	if out == nil {
 		out = io.Discard
 	}
+	store, err := store.Bulk()
+	if err != nil {
+		return Report{}, err
+	}
 	src, err := openSource(ctx, &o)
 	if err != nil {
 		return Report{}, err

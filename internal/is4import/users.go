@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/ory/fosite"
-
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/internal/phone"
@@ -76,9 +74,56 @@ func (im *importer) userExtras(ctx context.Context) (map[string][]storage.UserCl
 	return claims, logins, err
 }
 
+// userIndex is lingpai's users as the import sees them, loaded once so a new user costs no
+// look-ups, and kept current as the run adds users.
+type userIndex struct {
+	byID       map[string]storage.User
+	byUsername map[string]string // username -> id
+	byPhone    map[string]string
+	locked     map[string]bool // has a lockout row
+	pending    []storage.User
+	claims     []storage.UserClaim
+}
+
+func (im *importer) loadUserIndex(ctx context.Context) (*userIndex, error) {
+	ix := &userIndex{byID: map[string]storage.User{}, byUsername: map[string]string{}, byPhone: map[string]string{}, locked: map[string]bool{}}
+	var users []storage.User
+	if err := im.store.DB(ctx).Select("id", "username", "phone", "password_hash", "disabled").Find(&users).Error; err != nil {
+		return nil, fmt.Errorf("is4import: load users: %w", err)
+	}
+	for _, u := range users {
+		ix.byID[u.ID] = u
+		if u.Username != nil {
+			ix.byUsername[*u.Username] = u.ID
+		}
+		if u.Phone != nil {
+			ix.byPhone[*u.Phone] = u.ID
+		}
+	}
+	var locked []string
+	if err := im.store.DB(ctx).Model(&storage.UserLockout{}).Pluck("user_id", &locked).Error; err != nil {
+		return nil, fmt.Errorf("is4import: load lockouts: %w", err)
+	}
+	for _, id := range locked {
+		ix.locked[id] = true
+	}
+	return ix, nil
+}
+
+// flush writes the new users gathered so far in multi-row statements.
+func (im *importer) flush(ctx context.Context, ix *userIndex) error {
+	err := im.store.CreateUsersBatch(ctx, ix.pending, ix.claims)
+	ix.pending, ix.claims = ix.pending[:0], ix.claims[:0]
+	return err
+}
+
 func (im *importer) users(ctx context.Context, kr *KindReport) error {
 	src := im.src
 	claims, logins, err := im.userExtras(ctx)
+	if err != nil {
+		return err
+	}
+	ix, err := im.loadUserIndex(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,9 +152,18 @@ func (im *importer) users(ctx context.Context, kr *KindReport) error {
 				otherLogins++
 			}
 		}
-		return im.user(ctx, kr, u, claims[u.id], logins[u.id])
+		if err := im.user(ctx, kr, ix, u, claims[u.id], logins[u.id]); err != nil {
+			return err
+		}
+		if len(ix.pending) >= 500 {
+			return im.flush(ctx, ix)
+		}
+		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := im.flush(ctx, ix); err != nil {
 		return err
 	}
 	if unconfirmedPhones > 0 {
@@ -121,7 +175,7 @@ func (im *importer) users(ctx context.Context, kr *KindReport) error {
 	return nil
 }
 
-func (im *importer) user(ctx context.Context, kr *KindReport, u is4User, claims []storage.UserClaim, logins []is4Login) error {
+func (im *importer) user(ctx context.Context, kr *KindReport, ix *userIndex, u is4User, claims []storage.UserClaim, logins []is4Login) error {
 	st := im.store
 	if len(u.id) > 64 {
 		kr.skip(u.id, "Id longer than 64 characters")
@@ -135,15 +189,15 @@ func (im *importer) user(ctx context.Context, kr *KindReport, u is4User, claims 
 		}
 		hash = hashing.ASPNetHash(h)
 	}
-	row := &storage.User{ID: u.id, Email: u.email.String(), EmailVerified: u.emailConfirmed}
+	row := storage.User{ID: u.id, Email: u.email.String(), EmailVerified: u.emailConfirmed}
 	if name := accounts.NormalizeUsername(u.userName.String()); name != "" {
-		other, err := st.UserByUsername(ctx, name)
-		switch {
-		case err == nil && other.ID != u.id:
-			kr.skip(u.id, "username %q belongs to another lingpai user (%s)", name, other.ID)
+		if other, ok := ix.byUsername[name]; ok && other != u.id {
+			kr.skip(u.id, "username %q belongs to another lingpai user (%s)", name, other)
 			return nil
-		case err != nil && !errors.Is(err, fosite.ErrNotFound):
-			return err
+		}
+		if len(name) > 191 {
+			kr.skip(u.id, "username longer than 191 characters")
+			return nil
 		}
 		row.Username = &name
 	}
@@ -151,10 +205,8 @@ func (im *importer) user(ctx context.Context, kr *KindReport, u is4User, claims 
 		p, err := phone.Normalize(raw, im.opts.PhoneRegion)
 		if err != nil {
 			kr.note(u.id, "phone number left out: %v", err)
-		} else if other, err := st.UserByPhone(ctx, p); err == nil && other.ID != u.id {
+		} else if other, ok := ix.byPhone[p]; ok && other != u.id {
 			kr.note(u.id, "phone number left out: %s belongs to another lingpai user", phone.Mask(p))
-		} else if err != nil && !errors.Is(err, fosite.ErrNotFound) {
-			return err
 		} else {
 			row.Phone, row.PhoneVerified = &p, true
 		}
@@ -164,36 +216,60 @@ func (im *importer) user(ctx context.Context, kr *KindReport, u is4User, claims 
 			row.Name = c.Value
 		}
 	}
-	existing, err := st.UserByID(ctx, u.id)
-	switch {
-	case err == nil:
+	until := u.lockoutEnd.ptr()
+	if !u.lockoutEnabled || until != nil && !until.After(im.opts.Now()) {
+		until = nil
+	}
+	existing, exists := ix.byID[u.id]
+	if exists {
+		// A changed username or phone frees the old one for others in this run.
+		if existing.Username != nil {
+			delete(ix.byUsername, *existing.Username)
+		}
+		if existing.Phone != nil {
+			delete(ix.byPhone, *existing.Phone)
+		}
+	}
+	ix.byID[u.id] = row
+	if row.Username != nil {
+		ix.byUsername[*row.Username] = u.id
+	}
+	if row.Phone != nil {
+		ix.byPhone[*row.Phone] = u.id
+	}
+	if !exists {
+		row.PasswordHash = hash
+		ix.pending = append(ix.pending, row)
+		for _, c := range claims {
+			c.UserID, c.Origin = u.id, Origin
+			ix.claims = append(ix.claims, c)
+		}
+		kr.Imported++
+	} else {
 		row.PasswordHash, row.Disabled = hash, existing.Disabled
 		if len(existing.PasswordHash) > 0 && !hashing.NeedsRehash(existing.PasswordHash) {
 			// The user has signed in at lingpai since the last run and got a lingpai hash: keep it.
 			row.PasswordHash = existing.PasswordHash
 		}
-		if err := st.SaveUser(ctx, row); err != nil {
+		if err := st.SaveUser(ctx, &row); err != nil {
 			return fmt.Errorf("user %s: %w", u.id, err)
+		}
+		if err := st.ReplaceUserClaims(ctx, u.id, Origin, claims); err != nil {
+			return err
 		}
 		kr.Updated++
-	case errors.Is(err, fosite.ErrNotFound):
-		row.PasswordHash = hash
-		if err := st.CreateUser(ctx, row); err != nil {
-			return fmt.Errorf("user %s: %w", u.id, err)
+	}
+	if until != nil || ix.locked[u.id] {
+		if err := st.SetUserLockout(ctx, u.id, until); err != nil {
+			return err
 		}
-		kr.Imported++
-	default:
-		return err
+		ix.locked[u.id] = until != nil
 	}
-	var until = u.lockoutEnd.ptr()
-	if !u.lockoutEnabled || until != nil && !until.After(im.opts.Now()) {
-		until = nil
-	}
-	if err := st.SetUserLockout(ctx, u.id, until); err != nil {
-		return err
-	}
-	if err := st.ReplaceUserClaims(ctx, u.id, Origin, claims); err != nil {
-		return err
+	if len(logins) > 0 && !exists {
+		// Identities point at the user: it must be in the table first.
+		if err := im.flush(ctx, ix); err != nil {
+			return err
+		}
 	}
 	for _, l := range logins {
 		wp, ok := im.opts.WeChatProviders[l.provider]
