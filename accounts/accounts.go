@@ -163,7 +163,30 @@ func (s *Service) Claims(ctx context.Context, subject string) (map[string]any, e
 			}
 		}
 	}
+	stored, err := s.store.UserClaims(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	addStoredClaims(claims, stored)
 	return claims, nil
+}
+
+// addStoredClaims adds a user's stored claims (imported AspNetUserClaims and roles as "role"):
+// one value stays a string, several become a list, as IdentityServer4 emitted them. A claim the
+// account already has (name, email, ...) is not overwritten.
+func addStoredClaims(claims map[string]any, stored []storage.UserClaim) {
+	multi := map[string][]string{}
+	for _, c := range stored {
+		if _, own := claims[c.Type]; own && multi[c.Type] == nil {
+			continue
+		}
+		multi[c.Type] = append(multi[c.Type], c.Value)
+		if len(multi[c.Type]) == 1 {
+			claims[c.Type] = c.Value
+		} else {
+			claims[c.Type] = multi[c.Type]
+		}
+	}
 }
 
 // UserClaims maps a user row to OIDC claims, leaving out what is empty.

@@ -180,6 +180,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if res.RowsAffected == 0 {
 			return fosite.ErrNotFound
 		}
+		for _, m := range []any{&ClientSecret{}, &ClientSettings{}} { // imported.go's tables
+			if err := s.db(ctx).Where("client_id = ?", id).Delete(m).Error; err != nil {
+				return fmt.Errorf("storage: delete client extras: %w", err)
+			}
+		}
 		for _, t := range []string{tblAccess, tblRefresh, tblCode, tblPKCE, tblOIDC} {
 			if err := s.db(ctx).Table(t).Where("client_id = ?", id).Delete(&requestRow{}).Error; err != nil {
 				return fmt.Errorf("storage: delete client tokens: %w", err)

@@ -161,6 +161,10 @@ func (im *importer) secrets(ctx context.Context) (map[int64][]is4Secret, error) 
 func (im *importer) client(ctx context.Context, kr *KindReport, c is4Client, grantRows [][]string, scopes, redirects,
 	postLogout, cors []string, claimRows [][]string, secrets []is4Secret, audiences map[string][]string) error {
 	id := c.clientID
+	if len(id) > 191 {
+		kr.skip(id, "ClientId longer than 191 characters (lingpai's limit)")
+		return nil
+	}
 	if !c.enabled {
 		kr.skip(id, "disabled in IdentityServer4")
 		return nil

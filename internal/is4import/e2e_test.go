@@ -3,6 +3,8 @@ package is4import_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -50,6 +52,9 @@ func TestEndToEnd(t *testing.T) {
 			if r.Status != 200 || r.Str("access_token") == "" || r.Str("refresh_token") == "" || r.Str("id_token") == "" {
 				t.Fatalf("alice (v2): %d %s", r.Status, r.Raw)
 			}
+			if claims := idTokenClaims(t, r.Str("id_token")); claims["role"] != "admin" || claims["sub"] != "a1c3f6e2-0000-4000-8000-000000000001" {
+				t.Fatalf("id_token claims %v: want IS4's Id as sub and the role claim", claims)
+			}
 			if !bytes.HasPrefix(hashOf("alice"), []byte("$argon2id$")) {
 				t.Fatalf("alice's hash after sign-in: %q, want argon2id", hashOf("alice"))
 			}
@@ -88,4 +93,21 @@ func TestEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+func idTokenClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("id_token %q", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
 }
