@@ -191,3 +191,33 @@ func TestRefreshKey(t *testing.T) {
 		t.Fatalf("RefreshKey = %s", got)
 	}
 }
+
+// TestKindRollsBack: a database error in the middle of a kind rolls that whole kind back and
+// stops the run; the kinds before it stay committed. The failure is a trigger on lingpai's
+// user_claims refusing one value, after hundreds of users were written in the same transaction.
+func TestKindRollsBack(t *testing.T) {
+	ctx := context.Background()
+	src := is4test.New(t, "sqlite")
+	is4test.Seed(t, src)
+	is4test.SeedBulk(t, src, 1200)
+	src.Insert(t, "AspNetUserClaims", []string{"UserId", "ClaimType", "ClaimValue"}, "d0d00000-0000-4000-8000-000000000004", "x", "boom")
+	st := storagetest.OpenSQLite(t, storage.Options{})
+	if err := st.DB(ctx).Exec(`CREATE TRIGGER boom BEFORE INSERT ON user_claims WHEN NEW.value = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`).Error; err != nil {
+		t.Fatal(err)
+	}
+	_, err := is4import.Run(ctx, options(src), st, nil)
+	if err == nil || !strings.Contains(err.Error(), "users (rolled back)") {
+		t.Fatalf("err = %v", err)
+	}
+	if ids, _ := st.UserIDs(ctx); len(ids) != 0 {
+		t.Fatalf("%d users left after the users kind failed", len(ids))
+	}
+	if cs, _ := st.ListClients(ctx); len(cs) != 3 {
+		t.Fatalf("%d clients: the kind before the failure must stay committed", len(cs))
+	}
+	var n int64
+	st.DB(ctx).Model(&storage.LegacyRefreshToken{}).Count(&n)
+	if n != 0 {
+		t.Fatal("the run went on after the failed kind")
+	}
+}
