@@ -29,7 +29,7 @@ Usage:
   lingpai user    create|set-password|disable|enable|list|link-wechat ...
   lingpai keys    list|rotate
   lingpai gc      [--config FILE]      delete expired rows now, print counts
-  lingpai import identityserver4 --source-driver sqlite|mysql --source-dsn DSN [--dry-run] [--only KINDS]
+  lingpai import identityserver4 --source-driver sqlite|mysql|postgres --source-dsn DSN [--dry-run] [--only KINDS]
                   copy clients, users and live refresh tokens from IdentityServer4
   lingpai healthcheck [--url URL]      probe /healthz (the container HEALTHCHECK)
 Every subcommand takes --config FILE (default ./config.yaml). Run "lingpai CMD -h" for its flags.

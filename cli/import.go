@@ -14,7 +14,7 @@ func (e *env) importCmd(args []string) error {
 		return usageError("import: the only source is identityserver4")
 	}
 	fs, cfgPath := e.flags("import identityserver4")
-	driver := fs.String("source-driver", "", "IS4 database driver: sqlite or mysql (required)")
+	driver := fs.String("source-driver", "", "IS4 database driver: sqlite, mysql or postgres (required)")
 	dsn := fs.String("source-dsn", "", "IS4 database DSN, opened read-only (required)")
 	dry := fs.Bool("dry-run", false, "print the report without writing")
 	only := fs.String("only", "", "kinds to import: resources,clients,users,grants,consents (default all)")

@@ -13,17 +13,16 @@ import (
 	"github.com/lingpai/lingpai/internal/is4import"
 	"github.com/lingpai/lingpai/internal/is4import/is4test"
 	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
-	"github.com/lingpai/lingpai/storage/storagetest"
 )
 
 // TestEndToEnd imports into a running lingpai and signs in over HTTP the way IS4's apps did: the
 // original client secrets (SHA-256 by Basic, SHA-512 in the body) and the original passwords (v2
 // and v3 hashes), which become argon2id at the first right password and never at a wrong one.
 func TestEndToEnd(t *testing.T) {
-	for _, b := range storagetest.Backends() {
-		t.Run(b.Name, func(t *testing.T) {
-			s := lingpaitest.Start(t, b.Name, nil)
-			src := is4test.New(t, b.Name)
+	for _, p := range pairs() {
+		t.Run(p.source, func(t *testing.T) {
+			s := lingpaitest.Start(t, p.target.Name, nil)
+			src := is4test.New(t, p.source)
 			seed := is4test.Seed(t, src)
 			if _, err := is4import.Run(context.Background(), options(src), s.Store, nil); err != nil {
 				t.Fatal(err)

@@ -20,7 +20,7 @@ var Kinds = []string{"resources", "clients", "users", "grants", "consents"}
 
 // Options mirror the `lingpai import identityserver4` flags.
 type Options struct {
-	SourceDriver string // sqlite, mysql (postgres is not built in yet)
+	SourceDriver string // sqlite, mysql or postgres
 	SourceDSN    string
 	DryRun       bool     // run every step in transactions that are rolled back
 	Only         []string // kinds to import; empty means all
@@ -69,11 +69,9 @@ func (o *Options) validate() error {
 		}
 	}
 	switch o.SourceDriver {
-	case "sqlite", "mysql":
-	case "postgres":
-		return fmt.Errorf("is4import: --source-driver postgres is not supported yet: export to MySQL or SQLite first")
+	case "sqlite", "mysql", "postgres":
 	default:
-		return fmt.Errorf("is4import: --source-driver: want sqlite or mysql, got %q", o.SourceDriver)
+		return fmt.Errorf("is4import: --source-driver: want sqlite, mysql or postgres, got %q", o.SourceDriver)
 	}
 	if o.SourceDSN == "" {
 		return fmt.Errorf("is4import: --source-dsn is required")

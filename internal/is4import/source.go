@@ -10,6 +10,7 @@ import (
 
 	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite"
 	mysqldrv "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 )
 
 // source is the IS4 database, read inside one read-only transaction so every kind sees the
@@ -46,7 +47,11 @@ func openSource(ctx context.Context, o *Options) (*source, error) {
 		cfg.ParseTime, cfg.Loc = true, time.UTC
 		dsn = cfg.FormatDSN()
 	}
-	db, err := sql.Open(o.SourceDriver, dsn)
+	driverName := o.SourceDriver
+	if driverName == "postgres" {
+		driverName = "pgx"
+	}
+	db, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("is4import: open source: %w", err)
 	}
@@ -93,19 +98,14 @@ func (s *source) q(id string) string {
 // t is the quoted source name of a default table name.
 func (s *source) t(table string) string { return s.q(s.name(table)) }
 
-// has reports whether a table exists, probed once by selecting nothing from it. (On PostgreSQL a
-// failed probe would abort the transaction: a PostgreSQL source needs probes on their own
-// connection.)
+// has reports whether a table exists (by its name in the source).
 func (s *source) has(ctx context.Context, table string) bool {
 	if ok, seen := s.tables[table]; seen {
 		return ok
 	}
-	rows, err := s.tx.QueryContext(ctx, "SELECT 1 FROM "+s.t(table)+" WHERE 1=0")
-	if err == nil {
-		rows.Close()
-	}
-	s.tables[table] = err == nil
-	return err == nil
+	ok := s.probe(ctx, s.name(table), "")
+	s.tables[table] = ok
+	return ok
 }
 
 // hasColumn reports whether a table has a column (v3 lacks some of v4's).
@@ -114,11 +114,32 @@ func (s *source) hasColumn(ctx context.Context, table, col string) bool {
 	if ok, seen := s.tables[key]; seen {
 		return ok
 	}
-	rows, err := s.tx.QueryContext(ctx, "SELECT "+s.q(col)+" FROM "+s.t(table)+" WHERE 1=0")
+	ok := s.probe(ctx, s.name(table), col)
+	s.tables[key] = ok
+	return ok
+}
+
+// probe looks for a table (and column). PostgreSQL aborts a transaction at its first failed
+// statement, so there it asks information_schema; elsewhere selecting nothing is enough.
+func (s *source) probe(ctx context.Context, table, col string) bool {
+	if s.driver == "postgres" {
+		q := "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1"
+		args := []any{table}
+		if col != "" {
+			q += " AND column_name = $2"
+			args = append(args, col)
+		}
+		var n int
+		return s.tx.QueryRowContext(ctx, q, args...).Scan(&n) == nil && n > 0
+	}
+	what := "1"
+	if col != "" {
+		what = s.q(col)
+	}
+	rows, err := s.tx.QueryContext(ctx, "SELECT "+what+" FROM "+s.q(table)+" WHERE 1=0")
 	if err == nil {
 		rows.Close()
 	}
-	s.tables[key] = err == nil
 	return err == nil
 }
 

@@ -31,7 +31,7 @@ func SeedBulk(t testing.TB, s *Source, n int) {
 			}
 			stmt := fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", s.Q(table), strings.Join(q, ","),
 				strings.TrimSuffix(strings.Repeat(marks+",", end-start), ","))
-			if _, err := tx.Exec(stmt, args...); err != nil {
+			if _, err := tx.Exec(s.rebind(stmt), args...); err != nil {
 				t.Fatalf("bulk %s: %v", table, err)
 			}
 		}

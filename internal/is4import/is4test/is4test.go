@@ -14,6 +14,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +23,7 @@ import (
 
 	_ "github.com/glebarez/go-sqlite" // "sqlite"
 	mysqldrv "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx"
 
 	"github.com/lingpai/lingpai/storage/storagetest"
 )
@@ -58,10 +61,12 @@ func New(t testing.TB, driver string) *Source {
 		}
 		cfg.ParseTime, cfg.Loc = true, time.UTC
 		dsn = cfg.FormatDSN()
+	case "postgres":
+		dsn = postgresDSN(t)
 	default:
 		t.Fatalf("is4test: driver %q", driver)
 	}
-	db, err := sql.Open(driver, dsn)
+	db, err := sql.Open(sqlDriver(driver), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +90,68 @@ func New(t testing.TB, driver string) *Source {
 	}
 	return &Source{Driver: driver, DSN: dsn, DB: db}
 }
+
+// PostgresEnv names the variable that points PostgreSQL tests at a server, e.g.
+// postgres://root@127.0.0.1:5432/postgres; without it they are skipped.
+const PostgresEnv = "LINGPAI_TEST_POSTGRES_DSN"
+
+func sqlDriver(driver string) string {
+	if driver == "postgres" {
+		return "pgx"
+	}
+	return driver
+}
+
+// postgresDSN creates a fresh database, dropped when the test ends.
+func postgresDSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		t.Skip("POSTGRES TEST SKIPPED: " + PostgresEnv + " is not set")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", PostgresEnv, err)
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "is4_t_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		_ = admin.Close()
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n.
+func (s *Source) rebind(q string) string {
+	if s.Driver != "postgres" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// noIdentity are the tables without an int identity Id.
+var noIdentity = map[string]bool{"DeviceCodes": true, "PersistedGrants": true, "AspNetRoles": true, "AspNetUsers": true,
+	"AspNetUserLogins": true, "AspNetUserRoles": true, "AspNetUserTokens": true}
 
 // Q quotes an identifier for the source's dialect.
 func (s *Source) Q(id string) string {
@@ -110,7 +177,15 @@ func (s *Source) Insert(t testing.TB, table string, cols []string, vals ...any) 
 	for i, c := range cols {
 		q[i], marks[i] = s.Q(c), "?"
 	}
-	res, err := s.DB.Exec(fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", s.Q(table), strings.Join(q, ", "), strings.Join(marks, ", ")), vals...)
+	stmt := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s)", s.Q(table), strings.Join(q, ", "), strings.Join(marks, ", "))
+	if s.Driver == "postgres" && !noIdentity[table] {
+		var id int64
+		if err := s.DB.QueryRow(s.rebind(stmt)+` RETURNING "Id"`, vals...).Scan(&id); err != nil {
+			t.Fatalf("is4test: insert into %s: %v", table, err)
+		}
+		return id
+	}
+	res, err := s.DB.Exec(s.rebind(stmt), vals...)
 	if err != nil {
 		t.Fatalf("is4test: insert into %s: %v", table, err)
 	}
@@ -238,7 +313,7 @@ func (s *Source) AddUser(t testing.TB, u User) {
 		u.PhoneConfirmed, false, lockout, true, 0)
 	for _, r := range u.Roles {
 		var roleID string
-		err := s.DB.QueryRow("SELECT "+s.Q("Id")+" FROM "+s.Q("AspNetRoles")+" WHERE "+s.Q("Name")+" = ?", r).Scan(&roleID)
+		err := s.DB.QueryRow(s.rebind("SELECT "+s.Q("Id")+" FROM "+s.Q("AspNetRoles")+" WHERE "+s.Q("Name")+" = ?"), r).Scan(&roleID)
 		if err != nil {
 			roleID = "role-" + r
 			s.Insert(t, "AspNetRoles", []string{"Id", "Name", "NormalizedName"}, roleID, r, strings.ToUpper(r))
