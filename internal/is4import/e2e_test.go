@@ -54,6 +54,15 @@ func TestEndToEnd(t *testing.T) {
 			if claims := idTokenClaims(t, r.Str("id_token")); claims["role"] != "admin" || claims["sub"] != "a1c3f6e2-0000-4000-8000-000000000001" {
 				t.Fatalf("id_token claims %v: want IS4's Id as sub and the role claim", claims)
 			}
+			// The API resource introspects with its IS4 name and secret, as it did at IS4.
+			// Its aud is the API resource of the scopes granted, as IS4 v4 put it.
+			if in := s.Post("/connect/introspect", url.Values{"token": {r.Str("access_token")}}, "api1", "api-secret"); in.Status != 200 ||
+				in.Body["active"] != true || !strings.Contains(in.Raw, `"aud":["api1"]`) {
+				t.Fatalf("introspection by api1: %d %s", in.Status, in.Raw)
+			}
+			if in := s.Post("/connect/introspect", url.Values{"token": {r.Str("access_token")}}, "api1", "wrong"); in.Status != 401 {
+				t.Fatalf("introspection with a wrong secret: %d %s", in.Status, in.Raw)
+			}
 			if !bytes.HasPrefix(hashOf("alice"), []byte("$argon2id$")) {
 				t.Fatalf("alice's hash after sign-in: %q, want argon2id", hashOf("alice"))
 			}

@@ -225,7 +225,7 @@ func TestKindRollsBack(t *testing.T) {
 	if ids, _ := st.UserIDs(ctx); len(ids) != 0 {
 		t.Fatalf("%d users left after the users kind failed", len(ids))
 	}
-	if cs, _ := st.ListClients(ctx); len(cs) != 3 {
+	if cs, _ := st.ListClients(ctx); len(cs) != 4 { // app, reuse, spa and api1's introspection client
 		t.Fatalf("%d clients: the kind before the failure must stay committed", len(cs))
 	}
 	var n int64

@@ -3,7 +3,10 @@ package is4import
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+
+	"gorm.io/gorm"
 
 	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/storage"
@@ -137,6 +140,9 @@ func (im *importer) resources(ctx context.Context, kr *KindReport) error {
 		if err := im.store.SaveAPIResource(ctx, row, r.secrets); err != nil {
 			return err
 		}
+		if err := im.introspectionClient(ctx, kr, r); err != nil {
+			return err
+		}
 		if have[r.name] {
 			kr.Updated++
 		} else {
@@ -148,4 +154,51 @@ func (im *importer) resources(ctx context.Context, kr *KindReport) error {
 		kr.note("IdentityResources", "%d identity resources not imported: lingpai's claims per scope are fixed (openid, profile, email, phone)", n)
 	}
 	return nil
+}
+
+// apiOrigin tags the secrets of an API resource's introspection client.
+const apiOrigin = "is4-api"
+
+// introspectionClient lets an API resource introspect tokens as it did at IS4: HTTP Basic with
+// its name and one of its secrets at /connect/introspect. lingpai authenticates introspection
+// callers as clients, so the resource becomes a client that may use no grant at all.
+func (im *importer) introspectionClient(ctx context.Context, kr *KindReport, r *is4Resource) error {
+	if len(r.secrets) == 0 || !r.enabled {
+		return nil
+	}
+	if im.src.has(ctx, "Clients") {
+		var n int
+		q := "SELECT COUNT(*) FROM " + im.src.t("Clients") + " WHERE " + im.src.q("ClientId") + " = " + im.src.placeholder(1)
+		if err := im.src.tx.QueryRowContext(ctx, q, r.name).Scan(&n); err != nil {
+			return fmt.Errorf("is4import: Clients: %w", err)
+		}
+		if n > 0 {
+			kr.note(r.name, "secrets not usable for introspection: a client has the same id")
+			return nil
+		}
+	}
+	c := &storage.Client{ID: r.name, Name: "API resource " + r.name, GrantTypes: []string{}, Scopes: []string{}}
+	var existing storage.Client
+	err := im.store.DB(ctx).Where("id = ?", r.name).Take(&existing).Error
+	switch {
+	case err == nil && len(existing.GrantTypes) > 0:
+		kr.note(r.name, "secrets not usable for introspection: lingpai already has a client %q", r.name)
+		return nil
+	case err == nil:
+		c.SecretHash = existing.SecretHash
+		if err := im.store.UpdateClient(ctx, c); err != nil {
+			return err
+		}
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		if err := im.store.CreateClient(ctx, c); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("is4import: look up client: %w", err)
+	}
+	secrets := make([]storage.ClientSecret, 0, len(r.secrets))
+	for _, sec := range r.secrets {
+		secrets = append(secrets, storage.ClientSecret{Hash: sec.Hash, Description: sec.Description, ExpiresAt: sec.ExpiresAt})
+	}
+	return im.store.ReplaceClientSecrets(ctx, r.name, apiOrigin, secrets)
 }

@@ -95,6 +95,14 @@ func (s *source) q(id string) string {
 	return `"` + strings.ReplaceAll(id, `"`, `""`) + `"`
 }
 
+// placeholder is the n-th bind parameter in the source's dialect.
+func (s *source) placeholder(n int) string {
+	if s.driver == "postgres" {
+		return fmt.Sprintf("$%d", n)
+	}
+	return "?"
+}
+
 // t is the quoted source name of a default table name.
 func (s *source) t(table string) string { return s.q(s.name(table)) }
 
