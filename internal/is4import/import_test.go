@@ -234,3 +234,33 @@ func TestKindRollsBack(t *testing.T) {
 		t.Fatal("the run went on after the failed kind")
 	}
 }
+
+// TestImportV3 reads IdentityServer4 3.1's schema: scopes and secrets of API resources in
+// ApiScopes/ApiSecrets, PersistedGrants without ConsumedTime, base64url refresh handles.
+func TestImportV3(t *testing.T) {
+	ctx := context.Background()
+	src := is4test.NewV3(t)
+	secret, handle := is4test.SeedV3(t, src)
+	st := storagetest.OpenSQLite(t, storage.Options{})
+	var out bytes.Buffer
+	rep, err := is4import.Run(ctx, options(src), st, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Print(&out)
+	if rep.Version != "v3" {
+		t.Fatalf("version %q, want v3\n%s", rep.Version, out.String())
+	}
+	check(t, rep, map[string]counts{"resources": {1, 1, 0, 0}, "clients": {1, 1, 0, 0}, "users": {1, 1, 0, 0}, "grants": {1, 1, 0, 0}})
+	app, _ := st.Client(ctx, "app")
+	if strings.Join(app.Audience, ",") != "api1" {
+		t.Fatalf("app audience %v", app.Audience)
+	}
+	if err := (hashing.Hasher{}).Compare(ctx, app.GetRotatedHashes()[0], []byte(secret)); err != nil {
+		t.Fatalf("v3 client secret: %v", err)
+	}
+	rt, err := st.LegacyRefreshTokenByKey(ctx, is4import.RefreshKey(handle))
+	if err != nil || strings.Join(rt.Scopes, " ") != "openid api1.read offline_access" {
+		t.Fatalf("v3 refresh token %+v %v", rt, err)
+	}
+}

@@ -86,10 +86,11 @@ func (s *source) name(table string) string {
 	return s.opts.TablePrefix + table
 }
 
-// q quotes an identifier: backticks on MySQL, double quotes elsewhere (PostgreSQL needs them for
-// EF's PascalCase names; SQLite accepts them).
+// q quotes an identifier: double quotes on PostgreSQL (EF's PascalCase names need them),
+// backticks on MySQL and SQLite. Not double quotes on SQLite: there a double-quoted name that is
+// no column silently becomes a string literal, so a probe for a missing column would succeed.
 func (s *source) q(id string) string {
-	if s.driver == "mysql" {
+	if s.driver != "postgres" {
 		return "`" + strings.ReplaceAll(id, "`", "``") + "`"
 	}
 	return `"` + strings.ReplaceAll(id, `"`, `""`) + `"`
