@@ -264,3 +264,28 @@ func TestImportV3(t *testing.T) {
 		t.Fatalf("v3 refresh token %+v %v", rt, err)
 	}
 }
+
+// TestTableNames reads skoruba's renamed Identity tables (--preset skoruba) and EF table
+// overrides (--table-map), and says what is missing without them.
+func TestTableNames(t *testing.T) {
+	ctx := context.Background()
+	src := is4test.New(t, "sqlite")
+	is4test.Seed(t, src)
+	for _, r := range [][2]string{{"AspNetUsers", "Users"}, {"AspNetRoles", "Roles"}, {"AspNetUserRoles", "UserRoles"},
+		{"AspNetUserClaims", "UserClaims"}, {"AspNetUserLogins", "UserLogins"}, {"Clients", "OidcClients"}} {
+		if _, err := src.DB.Exec(`ALTER TABLE "` + r[0] + `" RENAME TO "` + r[1] + `"`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := storagetest.OpenSQLite(t, storage.Options{})
+	o := options(src)
+	if _, err := is4import.Run(ctx, o, st, nil); err == nil || !strings.Contains(err.Error(), "missing Clients, AspNetUsers") {
+		t.Fatalf("without the names: %v", err)
+	}
+	o.Preset, o.TableMap = "skoruba", map[string]string{"Clients": "OidcClients"}
+	rep, err := is4import.Run(ctx, o, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, rep, map[string]counts{"clients": {5, 3, 0, 2}, "users": {6, 5, 0, 1}})
+}
