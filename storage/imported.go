@@ -102,9 +102,19 @@ type LegacyRefreshToken struct {
 	ImportedAt time.Time `gorm:"not null"`
 }
 
+// ImportedSigningKey marks a signing key that came from another server. Tokens with its kid are
+// that server's (and verified without a stored token row) when signed before ActiveSince; a key
+// lingpai never signs with has no ActiveSince.
+type ImportedSigningKey struct {
+	KID         string     `gorm:"primaryKey;size:64"`
+	Origin      string     `gorm:"size:32;not null"`
+	ImportedAt  time.Time  `gorm:"not null"`
+	ActiveSince *time.Time // when lingpai started signing with it
+}
+
 func importedModels() []any {
 	return []any{&ClientSecret{}, &ClientSettings{}, &UserClaim{}, &UserLockout{}, &APIResource{},
-		&APIResourceSecret{}, &LegacyRefreshToken{}}
+		&APIResourceSecret{}, &LegacyRefreshToken{}, &ImportedSigningKey{}}
 }
 
 var _ fosite.ClientWithSecretRotation = (*Client)(nil)
@@ -387,8 +397,29 @@ func (s *Store) SaveImportedSigningKey(ctx context.Context, k *SigningKey, activ
 		if err := s.db(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(k).Error; err != nil {
 			return fmt.Errorf("storage: import signing key: %w", err)
 		}
+		var mark ImportedSigningKey
+		err := s.db(ctx).Where("k_id = ?", k.KID).Take(&mark).Error
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			return fmt.Errorf("storage: import signing key: %w", err)
+		}
+		mark.KID, mark.Origin, mark.ImportedAt = k.KID, "is4", now
+		if active && mark.ActiveSince == nil {
+			mark.ActiveSince = &now
+		}
+		if err := s.db(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(&mark).Error; err != nil {
+			return fmt.Errorf("storage: import signing key: %w", err)
+		}
 		return nil
 	})
+}
+
+// ImportedSigningKeys lists the keys brought from another server.
+func (s *Store) ImportedSigningKeys(ctx context.Context) ([]ImportedSigningKey, error) {
+	var out []ImportedSigningKey
+	if err := s.db(ctx).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("storage: imported signing keys: %w", err)
+	}
+	return out, nil
 }
 
 // CreateUsersBatch inserts new users and their claims in multi-row statements (an import's fast
