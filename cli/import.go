@@ -26,6 +26,7 @@ func (e *env) importCmd(args []string) error {
 	fs.StringVar(&o.SigningKeyFile, "signing-key", "", "IS4 signing key: JWK (tempkey.jwk), tempkey.rsa, PEM or PKCS#12; keeps its kid")
 	fs.StringVar(&o.SigningKeyPasswordFile, "signing-key-password-file", "", "file holding the PKCS#12 password")
 	fs.StringVar(&o.SigningKeyKID, "signing-key-kid", "", "kid of a bare PEM key (what IS4's tokens carry)")
+	fs.BoolVar(&o.LegacyResourceAudience, "legacy-resource-audience", false, "add <issuer>/resources to aud (IS4's EmitLegacyResourceAudienceClaim)")
 	fs.BoolVar(&o.SigningKeyActive, "signing-key-active", false, "sign with the imported key (default: only verify and publish it)")
 	check := func() error {
 		if *driver == "" || *dsn == "" {

@@ -238,6 +238,10 @@ func (im *importer) client(ctx context.Context, kr *KindReport, c is4Client, gra
 			}
 		}
 	}
+	legacyAud := (im.opts.LegacyResourceAudience || im.src.version == "v3") && im.opts.Issuer != ""
+	if legacyAud {
+		aud = append(aud, strings.TrimRight(im.opts.Issuer, "/")+"/resources")
+	}
 	row := storage.Client{
 		ID: id, Name: c.name, Public: !c.requireSecret, RedirectURIs: redirects, PostLogoutRedirectURIs: postLogout,
 		GrantTypes: grants, Scopes: scopes, Audience: aud, RequirePKCE: c.requirePKCE, SkipConsent: !c.requireConsent,
@@ -275,5 +279,6 @@ func (im *importer) client(ctx context.Context, kr *KindReport, c is4Client, gra
 		AbsoluteRefreshLifetime: c.absRefreshLife, SlidingRefreshLifetime: c.slidingRefreshLife,
 		RefreshTokenReuse: c.refreshUsage == tokenUsageReUse, RefreshTokenSliding: c.refreshExpiration == expirationSliding,
 		AllowedCORSOrigins: cors, ClientClaims: claimList, ClaimsPrefix: c.claimsPrefix, AlwaysSendClientClaims: c.alwaysSendClaims,
+		LegacyResourceAudience: legacyAud,
 	})
 }

@@ -243,7 +243,9 @@ func TestImportV3(t *testing.T) {
 	secret, handle := is4test.SeedV3(t, src)
 	st := storagetest.OpenSQLite(t, storage.Options{})
 	var out bytes.Buffer
-	rep, err := is4import.Run(ctx, options(src), st, &out)
+	o := options(src)
+	o.Issuer = "https://lingpai.example/"
+	rep, err := is4import.Run(ctx, o, st, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,8 +255,8 @@ func TestImportV3(t *testing.T) {
 	}
 	check(t, rep, map[string]counts{"resources": {1, 1, 0, 0}, "clients": {1, 1, 0, 0}, "users": {1, 1, 0, 0}, "grants": {1, 1, 0, 0}})
 	app, _ := st.Client(ctx, "app")
-	if strings.Join(app.Audience, ",") != "api1" {
-		t.Fatalf("app audience %v", app.Audience)
+	if strings.Join(app.Audience, ",") != "api1,https://lingpai.example/resources" {
+		t.Fatalf("app audience %v: want the API resource and, as IS4 3.x emitted it, <issuer>/resources", app.Audience)
 	}
 	if err := (hashing.Hasher{}).Compare(ctx, app.GetRotatedHashes()[0], []byte(secret)); err != nil {
 		t.Fatalf("v3 client secret: %v", err)

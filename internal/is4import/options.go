@@ -45,6 +45,9 @@ type Options struct {
 	PhoneRegion string
 	// Issuer is lingpai's issuer, for the <issuer>/resources audience.
 	Issuer string
+	// LegacyResourceAudience adds <issuer>/resources to every imported client's audience, as IS4
+	// 4.x did with EmitLegacyResourceAudienceClaim (and 3.x always did: a v3 source implies it).
+	LegacyResourceAudience bool
 	// Progress is how often long kinds print a progress line; 0 means every 5 seconds.
 	Progress time.Duration
 	Logger   *slog.Logger
