@@ -51,6 +51,10 @@ func TestEndToEnd(t *testing.T) {
 			if r.Status != 200 || r.Str("access_token") == "" || r.Str("refresh_token") == "" || r.Str("id_token") == "" {
 				t.Fatalf("alice (v2): %d %s", r.Status, r.Raw)
 			}
+			// IS4's per-client AccessTokenLifetime (600 s for app) holds.
+			if r.Body["expires_in"] != float64(600) {
+				t.Fatalf("expires_in %v, want app's 600", r.Body["expires_in"])
+			}
 			if claims := idTokenClaims(t, r.Str("id_token")); claims["role"] != "admin" || claims["sub"] != "a1c3f6e2-0000-4000-8000-000000000001" {
 				t.Fatalf("id_token claims %v: want IS4's Id as sub and the role claim", claims)
 			}
