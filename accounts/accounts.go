@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 	"golang.org/x/text/unicode/norm"
@@ -36,6 +37,11 @@ type Store interface {
 	IdentitiesOf(ctx context.Context, userID string) ([]storage.Identity, error)
 	LinkIdentity(ctx context.Context, id *storage.Identity) error
 	UpdateIdentityClaims(ctx context.Context, id string, claims []byte) error
+	// Imported from IdentityServer4 (storage/imported.go): stored claims, lockouts, and the
+	// compare-and-set that upgrades an imported hash after a right password.
+	UserClaims(ctx context.Context, userID string) ([]storage.UserClaim, error)
+	UserLockedUntil(ctx context.Context, userID string) (time.Time, bool, error)
+	ReplacePasswordHash(ctx context.Context, userID string, old, hash []byte) (bool, error)
 }
 
 // Service is the local account directory.
@@ -66,7 +72,8 @@ func NormalizeUsername(u string) string {
 // fosite.ErrNotFound-wrapped error is invalid_grant, anything else a server error).
 func (s *Service) Authenticate(ctx context.Context, username, password string) (string, error) {
 	name := NormalizeUsername(username)
-	var subject, reason string
+	var user *storage.User
+	var reason string
 	verify := func() error {
 		u, err := s.store.UserByUsername(ctx, name)
 		if err != nil && !errors.Is(err, fosite.ErrNotFound) {
@@ -84,8 +91,16 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 		case u.Disabled:
 			reason = "disabled"
 		default:
-			subject = u.ID
-			return nil
+			until, locked, err := s.store.UserLockedUntil(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if !locked {
+				user = u
+				return nil
+			}
+			// An imported lockout (ASP.NET Identity's LockoutEnd) holds until its end.
+			reason = "locked_out_until_" + until.Format(time.RFC3339)
 		}
 		return ErrBadCredentials
 	}
@@ -105,8 +120,28 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	case err != nil:
 		return "", err
 	}
-	s.logger.InfoContext(ctx, "sign-in succeeded", "event", "signin.succeeded", "subject", subject)
-	return subject, nil
+	s.upgradeHash(ctx, user, password)
+	s.logger.InfoContext(ctx, "sign-in succeeded", "event", "signin.succeeded", "subject", user.ID)
+	return user.ID, nil
+}
+
+// upgradeHash replaces an imported password hash (ASP.NET Identity, bcrypt) with lingpai's
+// argon2id once the password is known to be right. Only after a successful check: a wrong
+// password never changes the row. The swap is compare-and-set, so it never overwrites a password
+// changed meanwhile; a failure only logs, since the sign-in itself succeeded.
+func (s *Service) upgradeHash(ctx context.Context, u *storage.User, password string) {
+	if !hashing.NeedsRehash(u.PasswordHash) {
+		return
+	}
+	h, err := s.hasher.Hash(ctx, []byte(password))
+	if err == nil {
+		_, err = s.store.ReplacePasswordHash(ctx, u.ID, u.PasswordHash, h)
+	}
+	if err != nil {
+		s.logger.WarnContext(ctx, "password rehash failed", "event", "password.rehash_failed", "subject", u.ID, "error", err.Error())
+		return
+	}
+	s.logger.InfoContext(ctx, "password rehashed", "event", "password.rehashed", "subject", u.ID)
 }
 
 // Active reports whether subject is a user that may still get tokens (exists, not disabled).
@@ -118,7 +153,12 @@ func (s *Service) Active(ctx context.Context, subject string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return !u.Disabled, nil
+	if u.Disabled {
+		return false, nil
+	}
+	// A locked-out user gets no new tokens by refresh either (IS4's ProfileService.IsActiveAsync).
+	_, locked, err := s.store.UserLockedUntil(ctx, subject)
+	return !locked && err == nil, err
 }
 
 // Claims returns a user's claims, keyed by OIDC claim name: the account's own, overlaid with what
@@ -141,7 +181,30 @@ func (s *Service) Claims(ctx context.Context, subject string) (map[string]any, e
 			}
 		}
 	}
+	stored, err := s.store.UserClaims(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	addStoredClaims(claims, stored)
 	return claims, nil
+}
+
+// addStoredClaims adds a user's stored claims (imported AspNetUserClaims and roles as "role"):
+// one value stays a string, several become a list, as IdentityServer4 emitted them. A claim the
+// account already has (name, email, ...) is not overwritten.
+func addStoredClaims(claims map[string]any, stored []storage.UserClaim) {
+	multi := map[string][]string{}
+	for _, c := range stored {
+		if _, own := claims[c.Type]; own && multi[c.Type] == nil {
+			continue
+		}
+		multi[c.Type] = append(multi[c.Type], c.Value)
+		if len(multi[c.Type]) == 1 {
+			claims[c.Type] = c.Value
+		} else {
+			claims[c.Type] = multi[c.Type]
+		}
+	}
 }
 
 // UserClaims maps a user row to OIDC claims, leaving out what is empty.

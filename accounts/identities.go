@@ -60,7 +60,23 @@ func (s *Service) Resolve(ctx context.Context, ext External, create bool) (*stor
 	if user.Disabled {
 		return nil, ErrDisabled
 	}
+	if err := s.notLockedOut(ctx, user.ID); err != nil {
+		return nil, err
+	}
 	return user, nil
+}
+
+// notLockedOut refuses an account under an imported lockout (ASP.NET Identity's LockoutEnd) for
+// every way of signing in, as ErrDisabled until the lockout ends.
+func (s *Service) notLockedOut(ctx context.Context, userID string) error {
+	_, locked, err := s.store.UserLockedUntil(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if locked {
+		return ErrDisabled
+	}
+	return nil
 }
 
 func (s *Service) resolveOnce(ctx context.Context, ext External, create bool) (*storage.User, error) {
@@ -147,6 +163,9 @@ func (s *Service) ByPhone(ctx context.Context, phone string, create bool) (*stor
 	if err == nil {
 		if u.Disabled || !u.PhoneVerified {
 			return nil, ErrDisabled
+		}
+		if err := s.notLockedOut(ctx, u.ID); err != nil {
+			return nil, err
 		}
 		return u, nil
 	}

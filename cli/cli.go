@@ -164,6 +164,7 @@ Exit codes: 0 success, 1 the command failed, 2 the command line is wrong.`,
 		e.userCommand(),
 		e.keysCommand(),
 		e.gcCommand(),
+		group("import", "Import from another server", e.flagCommand("identityserver4", "Import IdentityServer4 clients, users, live refresh tokens and consents", e.importIS4)),
 		e.healthcheckCommand(),
 		e.versionCommand(),
 	)

@@ -129,6 +129,9 @@ func (s *Store) Client(ctx context.Context, id string) (*Client, error) {
 		return nil, fmt.Errorf("storage: get client: %w", err)
 	}
 	c.defaultAudience = s.opts.DefaultAudience
+	if err := s.loadClientExtras(ctx, &c); err != nil {
+		return nil, err
+	}
 	s.clients.put(&c, now)
 	return &c, nil
 }
@@ -267,6 +270,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		if res.RowsAffected == 0 {
 			return fosite.ErrNotFound
+		}
+		for _, m := range []any{&ClientSecret{}, &ClientSettings{}} { // imported.go's tables
+			if err := s.db(ctx).Where("client_id = ?", id).Delete(m).Error; err != nil {
+				return fmt.Errorf("storage: delete client extras: %w", err)
+			}
 		}
 		for _, t := range []string{tblAccess, tblRefresh, tblCode, tblPKCE, tblOIDC} {
 			if err := s.db(ctx).Table(t).Where("client_id = ?", id).Delete(&requestRow{}).Error; err != nil {

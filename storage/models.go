@@ -96,7 +96,10 @@ type Client struct {
 	// AllowedCorsOrigins). Nullable so that adding the column leaves existing rows valid.
 	AllowedCORSOrigins StringList `gorm:"column:allowed_cors_origins;type:text"`
 
-	defaultAudience []string `gorm:"-"`
+
+	defaultAudience []string        `gorm:"-"`
+	secrets         []ClientSecret  `gorm:"-"` // extra secrets (imported.go)
+	settings        *ClientSettings `gorm:"-"`
 }
 
 // User is a local account. Username and Phone are nullable so accounts that come from a directory,
@@ -167,11 +170,11 @@ func (jtiRow) TableName() string { return "client_assertion_jtis" }
 
 // coreModels are the tables this package owns.
 func coreModels() []any {
-	return []any{
+	return append([]any{
 		&accessTokenRow{}, &refreshTokenRow{}, &authorizeCodeRow{}, &pkceRow{}, &oidcSessionRow{},
 		&Client{}, &User{}, &Identity{}, &SigningKey{}, &SystemSecret{},
 		&ThrottleCounter{}, &ThrottleLock{}, &jtiRow{}, &SMSCode{}, &LoginSession{}, &Consent{},
-	}
+	}, importedModels()...)
 }
 
 // Migrate creates or upgrades the schema: the core tables plus extra models that other packages

@@ -2,17 +2,12 @@ package hashing
 
 import (
 	"context"
-	"crypto/pbkdf2"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -85,8 +80,15 @@ func (h Hasher) Compare(_ context.Context, stored, secret []byte) error {
 			return ErrMismatch
 		}
 		return nil
+	case strings.HasPrefix(s, ASPNetPrefix):
+		return compareASPNet(s[len(ASPNetPrefix):], secret)
 	case strings.HasPrefix(s, "AQAAAA"):
-		return compareASPNetV3(s, secret)
+		// An untagged v3 hash, as earlier lingpai versions accepted.
+		return compareASPNet(s, secret)
+	case strings.HasPrefix(s, IS4SHA256Prefix):
+		return compareIS4(s[len(IS4SHA256Prefix):], secret, sha256Sum)
+	case strings.HasPrefix(s, IS4SHA512Prefix):
+		return compareIS4(s[len(IS4SHA512Prefix):], secret, sha512Sum)
 	}
 	return ErrUnknownFormat
 }
@@ -121,39 +123,6 @@ func compareArgon2(s string, secret []byte) error {
 		return fmt.Errorf("hashing: argon2id key: %w", err)
 	}
 	got := argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
-	return equal(want, got)
-}
-
-// compareASPNetV3 checks ASP.NET Core Identity's v3 format (what IdentityServer4 deployments store
-// in AspNetUsers.PasswordHash), so their users can be imported without a password reset:
-// 0x01 | prf uint32 | iterations uint32 | salt length uint32 | salt | subkey, base64.
-func compareASPNetV3(s string, secret []byte) error {
-	raw, err := base64.StdEncoding.DecodeString(s)
-	if err != nil || len(raw) < 13 || raw[0] != 0x01 {
-		return fmt.Errorf("hashing: aspnet v3: %w", ErrUnknownFormat)
-	}
-	prf := binary.BigEndian.Uint32(raw[1:5])
-	iter := int(binary.BigEndian.Uint32(raw[5:9]))
-	saltLen := int(binary.BigEndian.Uint32(raw[9:13]))
-	if saltLen < 8 || 13+saltLen >= len(raw) || iter < 1 {
-		return fmt.Errorf("hashing: aspnet v3 layout: %w", ErrUnknownFormat)
-	}
-	salt, want := raw[13:13+saltLen], raw[13+saltLen:]
-	var h func() hash.Hash
-	switch prf {
-	case 0:
-		h = sha1.New
-	case 1:
-		h = sha256.New
-	case 2:
-		h = sha512.New
-	default:
-		return fmt.Errorf("hashing: aspnet v3 prf %d: %w", prf, ErrUnknownFormat)
-	}
-	got, err := pbkdf2.Key(h, string(secret), salt, iter, len(want))
-	if err != nil {
-		return fmt.Errorf("hashing: aspnet v3: %w", err)
-	}
 	return equal(want, got)
 }
 

@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lingpai/lingpai/internal/is4import/is4test"
+)
+
+func TestImportIdentityServer4(t *testing.T) {
+	t.Setenv("LINGPAI_DATABASE_DSN", filepath.Join(t.TempDir(), "cli.db"))
+	cfg := filepath.Join("..", "config.yaml")
+	src := is4test.New(t, "sqlite")
+	is4test.Seed(t, src)
+	source := []string{"import", "identityserver4", "--config", cfg, "--source-driver", "sqlite", "--source-dsn", src.DSN}
+	with := func(extra ...string) []string { return append(append([]string(nil), source...), extra...) }
+	base := with("--wechat-providers", "Weixin=oauth:wxWEB")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"dry run", with("--dry-run"), 0, "clients:   read 5, imported 3, updated 0, skipped 2"},
+		{"only users", with("--only", "users"), 0, "users:     read 6, imported 5"},
+		{"all", base, 0, "users:     read 6, imported 0, updated 5"},
+		{"bad kind", with("--only", "tokens"), 1, `unknown kind "tokens"`},
+		{"bad wechat spec", with("--wechat-providers", "WeChat=openid"), 2, "need the AppID"},
+		{"no source", []string{"import", "identityserver4", "--config", cfg}, 2, "--source-driver and --source-dsn are required"},
+		{"other source", []string{"import", "keycloak"}, 2, "only source is identityserver4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(t, tt.args...)
+			if code != tt.code || !strings.Contains(out+errOut, tt.want) {
+				t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", code, tt.code, tt.want, out, errOut)
+			}
+		})
+	}
+}

@@ -1,0 +1,43 @@
+-- IdentityServer4 4.1.2 schema (ConfigurationDb.sql 20200522172542_Config, PersistedGrantDb.sql
+-- 20200522172538_Grants, AspNetIdentity UsersDb.sql), translated from SQL Server by gen.py.
+-- Tokens: @ID@ int identity key, @KEY@ nvarchar(450) key, @S(n)@ nvarchar(n), @TEXT@ nvarchar(max),
+-- @BOOL@ bit, @INT@ int, @DT@ datetime2, @DTO@ datetimeoffset.
+CREATE TABLE ApiResources (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Enabled tinyint(1) NOT NULL, Name varchar(200) NOT NULL, DisplayName varchar(200) NULL, Description varchar(1000) NULL, AllowedAccessTokenSigningAlgorithms varchar(100) NULL, ShowInDiscoveryDocument tinyint(1) NOT NULL, Created datetime(6) NOT NULL, Updated datetime(6) NULL, LastAccessed datetime(6) NULL, NonEditable tinyint(1) NOT NULL);
+CREATE UNIQUE INDEX IX_ApiResources_Name ON ApiResources (Name);
+CREATE TABLE ApiScopes (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Enabled tinyint(1) NOT NULL, Name varchar(200) NOT NULL, DisplayName varchar(200) NULL, Description varchar(1000) NULL, Required tinyint(1) NOT NULL, Emphasize tinyint(1) NOT NULL, ShowInDiscoveryDocument tinyint(1) NOT NULL);
+CREATE UNIQUE INDEX IX_ApiScopes_Name ON ApiScopes (Name);
+CREATE TABLE Clients (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Enabled tinyint(1) NOT NULL, ClientId varchar(200) NOT NULL, ProtocolType varchar(200) NOT NULL, RequireClientSecret tinyint(1) NOT NULL, ClientName varchar(200) NULL, Description varchar(1000) NULL, ClientUri varchar(2000) NULL, LogoUri varchar(2000) NULL, RequireConsent tinyint(1) NOT NULL, AllowRememberConsent tinyint(1) NOT NULL, AlwaysIncludeUserClaimsInIdToken tinyint(1) NOT NULL, RequirePkce tinyint(1) NOT NULL, AllowPlainTextPkce tinyint(1) NOT NULL, RequireRequestObject tinyint(1) NOT NULL, AllowAccessTokensViaBrowser tinyint(1) NOT NULL, FrontChannelLogoutUri varchar(2000) NULL, FrontChannelLogoutSessionRequired tinyint(1) NOT NULL, BackChannelLogoutUri varchar(2000) NULL, BackChannelLogoutSessionRequired tinyint(1) NOT NULL, AllowOfflineAccess tinyint(1) NOT NULL, IdentityTokenLifetime int NOT NULL, AllowedIdentityTokenSigningAlgorithms varchar(100) NULL, AccessTokenLifetime int NOT NULL, AuthorizationCodeLifetime int NOT NULL, ConsentLifetime int NULL, AbsoluteRefreshTokenLifetime int NOT NULL, SlidingRefreshTokenLifetime int NOT NULL, RefreshTokenUsage int NOT NULL, UpdateAccessTokenClaimsOnRefresh tinyint(1) NOT NULL, RefreshTokenExpiration int NOT NULL, AccessTokenType int NOT NULL, EnableLocalLogin tinyint(1) NOT NULL, IncludeJwtId tinyint(1) NOT NULL, AlwaysSendClientClaims tinyint(1) NOT NULL, ClientClaimsPrefix varchar(200) NULL, PairWiseSubjectSalt varchar(200) NULL, Created datetime(6) NOT NULL, Updated datetime(6) NULL, LastAccessed datetime(6) NULL, UserSsoLifetime int NULL, UserCodeType varchar(100) NULL, DeviceCodeLifetime int NOT NULL, NonEditable tinyint(1) NOT NULL);
+CREATE UNIQUE INDEX IX_Clients_ClientId ON Clients (ClientId);
+CREATE TABLE IdentityResources (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Enabled tinyint(1) NOT NULL, Name varchar(200) NOT NULL, DisplayName varchar(200) NULL, Description varchar(1000) NULL, Required tinyint(1) NOT NULL, Emphasize tinyint(1) NOT NULL, ShowInDiscoveryDocument tinyint(1) NOT NULL, Created datetime(6) NOT NULL, Updated datetime(6) NULL, NonEditable tinyint(1) NOT NULL);
+CREATE UNIQUE INDEX IX_IdentityResources_Name ON IdentityResources (Name);
+CREATE TABLE ApiResourceClaims (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Type varchar(200) NOT NULL, ApiResourceId int NOT NULL);
+CREATE TABLE ApiResourceProperties (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, `Key` varchar(250) NOT NULL, Value varchar(2000) NOT NULL, ApiResourceId int NOT NULL);
+CREATE TABLE ApiResourceScopes (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Scope varchar(200) NOT NULL, ApiResourceId int NOT NULL);
+CREATE TABLE ApiResourceSecrets (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Description varchar(1000) NULL, Value varchar(4000) NOT NULL, Expiration datetime(6) NULL, Type varchar(250) NOT NULL, Created datetime(6) NOT NULL, ApiResourceId int NOT NULL);
+CREATE TABLE ApiScopeClaims (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Type varchar(200) NOT NULL, ScopeId int NOT NULL);
+CREATE TABLE ApiScopeProperties (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, `Key` varchar(250) NOT NULL, Value varchar(2000) NOT NULL, ScopeId int NOT NULL);
+CREATE TABLE ClientClaims (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Type varchar(250) NOT NULL, Value varchar(250) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE ClientCorsOrigins (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Origin varchar(150) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE ClientGrantTypes (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, GrantType varchar(250) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE ClientIdPRestrictions (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Provider varchar(200) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE ClientPostLogoutRedirectUris (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, PostLogoutRedirectUri varchar(2000) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE ClientProperties (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, `Key` varchar(250) NOT NULL, Value varchar(2000) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE ClientRedirectUris (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, RedirectUri varchar(2000) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE ClientScopes (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Scope varchar(200) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE ClientSecrets (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Description varchar(2000) NULL, Value varchar(4000) NOT NULL, Expiration datetime(6) NULL, Type varchar(250) NOT NULL, Created datetime(6) NOT NULL, ClientId int NOT NULL);
+CREATE TABLE IdentityResourceClaims (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, Type varchar(200) NOT NULL, IdentityResourceId int NOT NULL);
+CREATE TABLE IdentityResourceProperties (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, `Key` varchar(250) NOT NULL, Value varchar(2000) NOT NULL, IdentityResourceId int NOT NULL);
+CREATE TABLE DeviceCodes (UserCode varchar(200) NOT NULL PRIMARY KEY, DeviceCode varchar(200) NOT NULL, SubjectId varchar(200) NULL, SessionId varchar(100) NULL, ClientId varchar(200) NOT NULL, Description varchar(200) NULL, CreationTime datetime(6) NOT NULL, Expiration datetime(6) NOT NULL, Data longtext NOT NULL);
+CREATE TABLE PersistedGrants (`Key` varchar(200) NOT NULL PRIMARY KEY, Type varchar(50) NOT NULL, SubjectId varchar(200) NULL, SessionId varchar(100) NULL, ClientId varchar(200) NOT NULL, Description varchar(200) NULL, CreationTime datetime(6) NOT NULL, Expiration datetime(6) NULL, ConsumedTime datetime(6) NULL, Data longtext NOT NULL);
+CREATE INDEX IX_PersistedGrants_Expiration ON PersistedGrants (Expiration);
+CREATE INDEX IX_PersistedGrants_SubjectId_ClientId_Type ON PersistedGrants (SubjectId, ClientId, Type);
+CREATE INDEX IX_PersistedGrants_SubjectId_SessionId_Type ON PersistedGrants (SubjectId, SessionId, Type);
+CREATE TABLE AspNetRoles (Id varchar(255) NOT NULL PRIMARY KEY, Name varchar(256) NULL, NormalizedName varchar(256) NULL, ConcurrencyStamp longtext NULL);
+CREATE TABLE AspNetUsers (Id varchar(255) NOT NULL PRIMARY KEY, UserName varchar(256) NULL, NormalizedUserName varchar(256) NULL, Email varchar(256) NULL, NormalizedEmail varchar(256) NULL, EmailConfirmed tinyint(1) NOT NULL, PasswordHash longtext NULL, SecurityStamp longtext NULL, ConcurrencyStamp longtext NULL, PhoneNumber longtext NULL, PhoneNumberConfirmed tinyint(1) NOT NULL, TwoFactorEnabled tinyint(1) NOT NULL, LockoutEnd datetime(6) NULL, LockoutEnabled tinyint(1) NOT NULL, AccessFailedCount int NOT NULL);
+CREATE UNIQUE INDEX UserNameIndex ON AspNetUsers (NormalizedUserName);
+CREATE INDEX EmailIndex ON AspNetUsers (NormalizedEmail);
+CREATE TABLE AspNetRoleClaims (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, RoleId varchar(255) NOT NULL, ClaimType longtext NULL, ClaimValue longtext NULL);
+CREATE TABLE AspNetUserClaims (Id int NOT NULL AUTO_INCREMENT PRIMARY KEY, UserId varchar(255) NOT NULL, ClaimType longtext NULL, ClaimValue longtext NULL);
+CREATE TABLE AspNetUserLogins (LoginProvider varchar(128) NOT NULL, ProviderKey varchar(128) NOT NULL, ProviderDisplayName longtext NULL, UserId varchar(255) NOT NULL, PRIMARY KEY (LoginProvider, ProviderKey));
+CREATE TABLE AspNetUserRoles (UserId varchar(255) NOT NULL, RoleId varchar(255) NOT NULL, PRIMARY KEY (UserId, RoleId));
+CREATE TABLE AspNetUserTokens (UserId varchar(255) NOT NULL, LoginProvider varchar(128) NOT NULL, Name varchar(128) NOT NULL, Value longtext NULL, PRIMARY KEY (UserId, LoginProvider, Name));
