@@ -17,8 +17,11 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/grants"
+	"github.com/lingpai/lingpai/grants/clientclaims"
+	"github.com/lingpai/lingpai/grants/is4refresh"
 	"github.com/lingpai/lingpai/grants/password"
 	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/is4jwt"
 	"github.com/lingpai/lingpai/internal/keys"
 	"github.com/lingpai/lingpai/internal/ops/metrics"
 	"github.com/lingpai/lingpai/internal/throttle"
@@ -164,9 +167,11 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 		{grant: "client_credentials", token: &oauth2.ClientCredentialsGrantHandler{
 			HandleHelper: &oauth2.HandleHelper{AccessTokenStrategy: core, AccessTokenStorage: store, Config: fc}, Config: fc,
 		}},
-		{grant: "refresh_token", token: &oauth2.RefreshTokenGrantHandler{
+		// fosite's refresh handler, wrapped so that a refresh token imported from IdentityServer4
+		// (a 64-hex handle) is redeemed once for lingpai tokens; every other token goes to fosite.
+		{grant: "refresh_token", token: is4refresh.Wrap(&oauth2.RefreshTokenGrantHandler{
 			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: refreshStore{store}, Config: fc,
-		}},
+		}, is4refresh.Options{Store: store, Issuer: issuer, Accounts: d.accounts, Now: d.now, Logger: d.logger})},
 		// Right after fosite's refresh handler, which restored the family's scopes: a scope sent
 		// with the refresh narrows them (RFC 6749 section 6).
 		{grant: "refresh_token", token: grants.RefreshScope{}},
@@ -188,6 +193,9 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 		// PKCE after the code handler in both lists: it stores the challenge under the code's
 		// signature, which the code handler creates.
 		step{grant: "authorization_code", token: pkceHandler, authorize: pkceHandler},
+		// Last: an imported client's own claims (IdentityServer4's Claims with their prefix) into
+		// its access tokens, once every grant has set the session; never over registered claims.
+		step{grant: "", token: clientclaims.Handler{}},
 	)
 	for _, s := range table {
 		if s.grant != "" && !d.cfg.GrantEnabled(s.grant) {
@@ -198,7 +206,10 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 			fc.AuthorizeEndpointHandlers = append(fc.AuthorizeEndpointHandlers, s.authorize)
 		}
 	}
-	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc}}
+	// Introspection: lingpai's tokens, then JWTs that an imported IdentityServer4 key signed.
+	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{is4jwt.Wrap(
+		&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
+		is4jwt.Options{Signer: d.keyring.Signer(), Store: store, Now: d.now})}
 	fc.RevocationHandlers = fosite.RevocationHandlers{&oauth2.TokenRevocationHandler{
 		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
 	}}

@@ -43,7 +43,7 @@ func TestWiredServer(t *testing.T) {
 				return s.Token(client, secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {handle}})
 			}
 			if r := refresh("reuse", "reuse-secret", seed.ReuseHandle); r.Status != 200 {
-				t.Skipf("grants/is4refresh is not wired into server.New (legacy refresh: %d %s)", r.Status, r.Raw)
+				t.Fatalf("legacy refresh, first use: %d %s", r.Status, r.Raw)
 			}
 			if r := refresh("reuse", "reuse-secret", seed.ReuseHandle); r.Status != 200 {
 				t.Fatalf("ReUse client, second use: %d %s", r.Status, r.Raw)
