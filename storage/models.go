@@ -96,7 +96,6 @@ type Client struct {
 	// AllowedCorsOrigins). Nullable so that adding the column leaves existing rows valid.
 	AllowedCORSOrigins StringList `gorm:"column:allowed_cors_origins;type:text"`
 
-
 	defaultAudience []string        `gorm:"-"`
 	secrets         []ClientSecret  `gorm:"-"` // extra secrets (imported.go)
 	settings        *ClientSettings `gorm:"-"`

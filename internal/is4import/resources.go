@@ -85,7 +85,7 @@ func (im *importer) apiResources(ctx context.Context) ([]*is4Resource, error) {
 		hash, err := hashing.IS4SecretHash(value.String())
 		if err != nil {
 			res.unreadable++
-			return nil
+			return nil //nolint:nilerr // counted and reported as unreadable; the resource imports without it
 		}
 		res.secrets = append(res.secrets, storage.APIResourceSecret{Hash: hash, Description: desc.String(), ExpiresAt: exp.ptr()})
 		return nil

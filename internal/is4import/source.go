@@ -3,7 +3,6 @@ package is4import
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -263,5 +262,3 @@ func (n nullTime) ptr() *time.Time {
 type nullString struct{ sql.NullString }
 
 func (n nullString) String() string { return n.NullString.String }
-
-var errSkip = errors.New("skip")

@@ -13,6 +13,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -85,7 +87,7 @@ func (w *wrapper) is4(ctx context.Context, token string, ar fosite.AccessRequest
 	}
 	parsed, err := w.o.Signer.Decode(ctx, token) // signature by kid, and exp/nbf
 	if err != nil || parsed == nil || !parsed.Valid() {
-		return false, nil
+		return false, nil //nolint:nilerr // a token that does not verify is inactive, not a failure
 	}
 	claims := parsed.Claims
 	exp, iat := numericTime(claims["exp"]), numericTime(claims["iat"])
@@ -99,8 +101,11 @@ func (w *wrapper) is4(ctx context.Context, token string, ar fosite.AccessRequest
 	}
 	clientID, _ := claims["client_id"].(string)
 	client, err := w.o.Store.GetClient(ctx, clientID)
-	if err != nil {
+	if errors.Is(err, fosite.ErrNotFound) {
 		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("is4jwt: client %q: %w", clientID, err)
 	}
 	granted := stringList(claims["scope"])
 	for _, s := range scopes {
