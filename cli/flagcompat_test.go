@@ -35,7 +35,7 @@ func TestFlagCommand(t *testing.T) {
 			})
 		}
 		root := e.rootCommand()
-		root.AddCommand(group("import", "Import from another server", e.flagCommand("legacy", "Import legacy things", legacy)))
+		root.AddCommand(group("convert", "Convert from another server", e.flagCommand("legacy", "Import legacy things", legacy)))
 		code := e.execute(root, args)
 		return out.String() + errb.String(), code
 	}
@@ -44,13 +44,13 @@ func TestFlagCommand(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"import", "legacy", "--config", cfg, "--name", "x"}, 0, "imported x (sqlite)"},
-		{[]string{"--config", cfg, "import", "legacy", "-name", "y"}, 0, "imported y"}, // the root's --config is the default
-		{[]string{"import", "legacy", "-h"}, 0, "a name (required)"},
-		{[]string{"import", "legacy", "--bogus"}, 2, "flag provided but not defined: -bogus"},
-		{[]string{"import", "legacy", "--config", cfg}, 2, "--name is required"},
-		{[]string{"import", "-h"}, 0, "legacy"},
-		{[]string{"import", "nope"}, 2, `unknown subcommand "nope"`},
+		{[]string{"convert", "legacy", "--config", cfg, "--name", "x"}, 0, "imported x (sqlite)"},
+		{[]string{"--config", cfg, "convert", "legacy", "-name", "y"}, 0, "imported y"}, // the root's --config is the default
+		{[]string{"convert", "legacy", "-h"}, 0, "a name (required)"},
+		{[]string{"convert", "legacy", "--bogus"}, 2, "flag provided but not defined: -bogus"},
+		{[]string{"convert", "legacy", "--config", cfg}, 2, "--name is required"},
+		{[]string{"convert", "-h"}, 0, "legacy"},
+		{[]string{"convert", "nope"}, 2, `unknown subcommand "nope"`},
 	}
 	for _, tt := range tests {
 		out, code := run(tt.args...)

@@ -28,7 +28,7 @@ func TestImportIdentityServer4(t *testing.T) {
 		{"bad kind", with("--only", "tokens"), 1, `unknown kind "tokens"`},
 		{"bad wechat spec", with("--wechat-providers", "WeChat=openid"), 2, "need the AppID"},
 		{"no source", []string{"import", "identityserver4", "--config", cfg}, 2, "--source-driver and --source-dsn are required"},
-		{"other source", []string{"import", "keycloak"}, 2, "only source is identityserver4"},
+		{"other source", []string{"import", "keycloak"}, 2, `unknown subcommand "keycloak"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,7 +12,6 @@ import (
 	"testing/fstest"
 
 	"github.com/lingpai/lingpai/migrations"
-	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
 )
@@ -25,22 +25,30 @@ func runMigrations(t *testing.T, fsys fs.FS, args ...string) (string, string, in
 	return out.String(), errb.String(), code
 }
 
-// withVersion2 is the embedded migrations plus a version 2, as the next release would ship.
-func withVersion2(t *testing.T, dialect string) fs.FS {
+// withNext is the embedded migrations plus one more (a nickname column), as the next release
+// would ship; latest is the embedded migrations' last version.
+func withNext(t *testing.T, dialect string) (fsys fs.FS, latest int) {
 	t.Helper()
 	base, err := migrations.FS(dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	one, err := fs.ReadFile(base, "00001_initial.sql")
+	out := fstest.MapFS{}
+	names, err := fs.Glob(base, "*.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fstest.MapFS{
-		"00001_initial.sql": {Data: one},
-		"00002_nickname.sql": {Data: []byte("-- +goose Up\nALTER TABLE users ADD COLUMN nickname varchar(64);\n" +
-			"-- +goose Down\nALTER TABLE users DROP COLUMN nickname;\n")},
+	for _, n := range names {
+		b, err := fs.ReadFile(base, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n] = &fstest.MapFile{Data: b}
 	}
+	latest = len(names)
+	out[fmt.Sprintf("%05d_nickname.sql", latest+1)] = &fstest.MapFile{Data: []byte("-- +goose Up\nALTER TABLE users ADD COLUMN nickname varchar(64);\n" +
+		"-- +goose Down\nALTER TABLE users DROP COLUMN nickname;\n")}
+	return out, latest
 }
 
 func dsnFor(t *testing.T, dialect string) string {
@@ -59,7 +67,9 @@ func TestMigrateCommands(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			t.Setenv("LINGPAI_DATABASE_DRIVER", d)
 			t.Setenv("LINGPAI_DATABASE_DSN", dsnFor(t, d))
-			v2 := withVersion2(t, d)
+			next, l := withNext(t, d)
+			n := l + 1
+			nick := fmt.Sprintf("%d %05d_nickname.sql", n, n)
 			steps := []struct {
 				name string
 				fsys fs.FS
@@ -69,13 +79,13 @@ func TestMigrateCommands(t *testing.T) {
 			}{
 				{"status of an empty database", nil, []string{"migrate", "status", "--config", cfg}, 0, "empty database"},
 				{"migrate applies", nil, []string{"migrate", "--config", cfg}, 0, "applied   1 00001_initial.sql"},
-				{"migrate again", nil, []string{"migrate", "--config", cfg}, 0, "schema is up to date (version 1)"},
-				{"status json", nil, []string{"migrate", "status", "--config", cfg, "-o", "json"}, 0, `"version": 1,`},
-				{"a newer binary refuses the older schema", v2, []string{"client", "list", "--config", cfg}, 1, "schema is version 1 and this lingpai needs 2: run lingpai migrate first"},
-				{"the newer binary migrates", v2, []string{"migrate", "--config", cfg}, 0, "applied   2 00002_nickname.sql"},
-				{"the older binary refuses the newer schema", nil, []string{"client", "list", "--config", cfg}, 1, "newer than this lingpai knows (1)"},
-				{"status shows both", v2, []string{"migrate", "status", "--config", cfg}, 0, "schema version 2; this lingpai knows 2"},
-				{"down --to 1", v2, []string{"migrate", "down", "--config", cfg, "--to", "1"}, 0, "reverted  2 00002_nickname.sql"},
+				{"migrate again", nil, []string{"migrate", "--config", cfg}, 0, fmt.Sprintf("schema is up to date (version %d)", l)},
+				{"status json", nil, []string{"migrate", "status", "--config", cfg, "-o", "json"}, 0, fmt.Sprintf(`"version": %d,`, l)},
+				{"a newer binary refuses the older schema", next, []string{"client", "list", "--config", cfg}, 1, fmt.Sprintf("schema is version %d and this lingpai needs %d: run lingpai migrate first", l, n)},
+				{"the newer binary migrates", next, []string{"migrate", "--config", cfg}, 0, "applied   " + nick},
+				{"the older binary refuses the newer schema", nil, []string{"client", "list", "--config", cfg}, 1, fmt.Sprintf("newer than this lingpai knows (%d)", l)},
+				{"status shows both", next, []string{"migrate", "status", "--config", cfg}, 0, fmt.Sprintf("schema version %d; this lingpai knows %d", n, n)},
+				{"down to the release", next, []string{"migrate", "down", "--config", cfg, "--to", fmt.Sprint(l)}, 0, "reverted  " + nick},
 				{"the older binary works again", nil, []string{"client", "list", "--config", cfg}, 0, "GRANT TYPES"},
 				{"down without --to", nil, []string{"migrate", "down", "--config", cfg}, 2, "--to N is required"},
 				{"down --to 0", nil, []string{"migrate", "down", "--config", cfg, "--to", "0"}, 2, "drops every table"},
@@ -90,8 +100,8 @@ func TestMigrateCommands(t *testing.T) {
 	}
 }
 
-// TestMigrateAdoptsPreviousRelease: a database the previous release made with AutoMigrate is
-// usable as it is, and lingpai migrate records it as version 1 without touching its rows.
+// TestMigrateAdoptsPreviousRelease: a database the last release before goose made with
+// AutoMigrate is recorded as version 1 without touching its rows, then brought up to date.
 func TestMigrateAdoptsPreviousRelease(t *testing.T) {
 	cfg := filepath.Join("..", "config.yaml")
 	for _, d := range []string{"sqlite", "mysql"} {
@@ -104,22 +114,26 @@ func TestMigrateAdoptsPreviousRelease(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			if err := st.Migrate(ctx, server.Models()...); err != nil {
+			db, err := st.DB(ctx).DB()
+			if err != nil {
 				t.Fatal(err)
 			}
-			if err := st.CreateClient(ctx, &storage.Client{ID: "old", Name: "old", GrantTypes: storage.StringList{"client_credentials"}}); err != nil {
+			if err := migrations.LegacySchema(ctx, db, d); err != nil {
+				t.Fatal(err)
+			}
+			if err := migrations.LegacyRows(ctx, db, "old"); err != nil {
 				t.Fatal(err)
 			}
 			_ = st.Close()
+			_, latest := withNext(t, d)
 			for _, s := range []struct {
 				args []string
 				want string
 			}{
 				{[]string{"migrate", "status", "--config", cfg}, "adopts them as version 1"},
-				{[]string{"client", "show", "old", "--config", cfg}, "id: old"},
 				{[]string{"migrate", "--config", cfg}, "adopted   1 00001_initial.sql"},
 				{[]string{"client", "show", "old", "--config", cfg}, "id: old"},
-				{[]string{"migrate", "status", "--config", cfg}, "schema version 1"},
+				{[]string{"migrate", "status", "--config", cfg}, fmt.Sprintf("schema version %d", latest)},
 			} {
 				out, errOut, code := run(t, s.args...)
 				if code != 0 || !strings.Contains(out, s.want) {

@@ -275,3 +275,44 @@ func name(path string) string {
 	}
 	return path
 }
+
+// LegacySchema makes db look like a database the last release before goose left behind: the
+// schema of version 1 (what that release's AutoMigrate created) and no goose bookkeeping. Upgrade
+// tests start from it; nothing in lingpai's own path calls it.
+func LegacySchema(ctx context.Context, db *sql.DB, dialect string) error {
+	m, err := New(db, dialect, Options{})
+	if err != nil {
+		return err
+	}
+	if _, err := m.UpTo(ctx, 1); err != nil {
+		return err
+	}
+	for _, t := range []string{VersionTable, lockTable} {
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+t); err != nil {
+			return fmt.Errorf("migrations: legacy schema: drop %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// LegacyRows writes one client, one user (alice, +8613800138000) and one throttling lock in the
+// columns version 1 has, as the last release before goose would have: upgrade tests count them.
+func LegacyRows(ctx context.Context, db *sql.DB, clientID string) error {
+	now := time.Now().UTC().Truncate(time.Second)
+	stmts := []struct {
+		q    string
+		args []any
+	}{
+		{"INSERT INTO clients (id, name, public, redirect_uris, post_logout_redirect_uris, grant_types, response_types, scopes, audience, require_pkce, skip_consent, trust_wechat_openid, created_at, updated_at) VALUES (?, ?, ?, '[]', '[]', '[\"client_credentials\"]', '[]', '[]', '[]', ?, ?, ?, ?, ?)",
+			[]any{clientID, clientID, false, false, false, false, now, now}},
+		{"INSERT INTO users (id, username, name, email, email_verified, phone, phone_verified, disabled, created_at, updated_at) VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?)",
+			[]any{"legacy-alice", "alice", "Alice", false, "+8613800138000", true, false, now, now}},
+		{"INSERT INTO throttle_locks (subject_key, locked_until) VALUES (?, ?)", []any{"acct:pwd:alice", now.Add(time.Hour)}},
+	}
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s.q, s.args...); err != nil {
+			return fmt.Errorf("migrations: legacy rows: %w", err)
+		}
+	}
+	return nil
+}

@@ -40,9 +40,8 @@ type ClientSettings struct {
 	SlidingRefreshLifetime  int `gorm:"not null"`
 	// RefreshTokenReuse is IS4's RefreshTokenUsage=ReUse; RefreshTokenSliding its
 	// RefreshTokenExpiration=Sliding.
-	RefreshTokenReuse   bool       `gorm:"not null"`
-	RefreshTokenSliding bool       `gorm:"not null"`
-	AllowedCORSOrigins  StringList `gorm:"column:allowed_cors_origins;type:text;not null"`
+	RefreshTokenReuse   bool `gorm:"not null"`
+	RefreshTokenSliding bool `gorm:"not null"`
 	// ClientClaims are "type=value" pairs put into the client's tokens, named with ClaimsPrefix.
 	ClientClaims           StringList `gorm:"type:text;not null"`
 	ClaimsPrefix           string     `gorm:"size:64;not null"`

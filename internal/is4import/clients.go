@@ -249,6 +249,16 @@ func (im *importer) client(ctx context.Context, kr *KindReport, c is4Client, gra
 	if row.Name == "" {
 		row.Name = id
 	}
+	// AllowedCorsOrigins become the client's CORS origins, which lingpai enforces; one that is not
+	// an exact origin (a path, a wildcard) is left out and reported.
+	for _, o := range cors {
+		o = strings.ToLower(strings.TrimSpace(o))
+		if err := storage.ValidateOrigin(o); err != nil {
+			kr.note(id, "CORS origin %q left out: %v", o, err)
+			continue
+		}
+		row.AllowedCORSOrigins = append(row.AllowedCORSOrigins, o)
+	}
 	var existing storage.Client
 	err := im.store.DB(ctx).Where("id = ?", id).Take(&existing).Error
 	switch {
@@ -278,7 +288,7 @@ func (im *importer) client(ctx context.Context, kr *KindReport, c is4Client, gra
 		ClientID: id, AccessTokenLifetime: c.accessTokenLife, IDTokenLifetime: c.idTokenLife, AuthCodeLifetime: c.codeLife,
 		AbsoluteRefreshLifetime: c.absRefreshLife, SlidingRefreshLifetime: c.slidingRefreshLife,
 		RefreshTokenReuse: c.refreshUsage == tokenUsageReUse, RefreshTokenSliding: c.refreshExpiration == expirationSliding,
-		AllowedCORSOrigins: cors, ClientClaims: claimList, ClaimsPrefix: c.claimsPrefix, AlwaysSendClientClaims: c.alwaysSendClaims,
+		ClientClaims: claimList, ClaimsPrefix: c.claimsPrefix, AlwaysSendClientClaims: c.alwaysSendClaims,
 		LegacyResourceAudience: legacyAud,
 	})
 }

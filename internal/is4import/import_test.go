@@ -122,7 +122,7 @@ func TestImport(t *testing.T) {
 				t.Fatalf("app settings %+v", app.Settings())
 			}
 			spa, _ := st.Client(ctx, "spa")
-			if !spa.Public || !spa.RequirePKCE || spa.Settings().AllowedCORSOrigins[0] != "https://spa.example" {
+			if !spa.Public || !spa.RequirePKCE || len(spa.AllowedCORSOrigins) != 1 || spa.AllowedCORSOrigins[0] != "https://spa.example" {
 				t.Fatalf("spa %+v %+v", spa, spa.Settings())
 			}
 
