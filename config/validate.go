@@ -40,9 +40,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Database.Driver {
-	case "sqlite", "mysql":
+	case "sqlite", "mysql", "postgres":
 	default:
-		bad("database.driver", "must be sqlite or mysql, got %q", c.Database.Driver)
+		bad("database.driver", "must be sqlite, mysql or postgres, got %q", c.Database.Driver)
 	}
 	if c.Database.DSN == "" {
 		bad("database.dsn", "required")

@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/glebarez/sqlite"
-	mysqldrv "github.com/go-sql-driver/mysql"
-	"gorm.io/driver/mysql"
+	"github.com/ory/fosite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
@@ -21,7 +17,7 @@ import (
 
 // Options opens a Store.
 type Options struct {
-	Driver          string // sqlite or mysql
+	Driver          string // sqlite, mysql or postgres
 	DSN             string
 	MaxOpenConns    int
 	MaxIdleConns    int
@@ -47,18 +43,9 @@ type Store struct {
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).
 func Open(opts Options) (*Store, error) {
-	var dial gorm.Dialector
-	switch opts.Driver {
-	case "sqlite":
-		dial = sqlite.Open(sqliteDSN(opts.DSN))
-	case "mysql":
-		dsn, err := mysqlDSN(opts.DSN)
-		if err != nil {
-			return nil, err
-		}
-		dial = mysql.Open(dsn)
-	default:
-		return nil, fmt.Errorf("storage: unknown driver %q", opts.Driver)
+	dial, err := dialector(opts.Driver, opts.DSN)
+	if err != nil {
+		return nil, err
 	}
 	gdb, err := gorm.Open(dial, &gorm.Config{
 		Logger:                 logger.Discard,
@@ -67,7 +54,10 @@ func Open(opts Options) (*Store, error) {
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", opts.Driver, err)
+		return nil, fmt.Errorf("storage: open %s: %w", opts.Driver, unavailable(err))
+	}
+	if err := registerClassifier(gdb); err != nil {
+		return nil, err
 	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
@@ -92,47 +82,21 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-func sqliteDSN(dsn string) string {
-	if strings.Contains(dsn, "_pragma") {
-		return dsn
-	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(0)"
-}
-
-// mysqlDSN forces the settings the schema relies on: UTC times parsed into time.Time.
-func mysqlDSN(dsn string) (string, error) {
-	cfg, err := mysqldrv.ParseDSN(dsn)
-	if err != nil {
-		return "", fmt.Errorf("storage: database.dsn: %w", err)
-	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	if _, ok := cfg.Params["charset"]; !ok {
-		cfg.Params["charset"] = "utf8mb4"
-	}
-	return cfg.FormatDSN(), nil
-}
-
-// Driver names the backend (sqlite or mysql).
+// Driver names the backend (sqlite, mysql or postgres).
 func (s *Store) Driver() string { return s.driver }
 
 // SetClock replaces the clock; tests use it to move time without sleeping.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
-// Ping checks the database with the context's deadline.
+// Ping checks the database with the context's deadline. It runs a statement rather than a
+// protocol ping: a Galera node that has left the primary component still answers pings but
+// refuses statements with error 1047, and such a node must fail the health check.
 func (s *Store) Ping(ctx context.Context) error {
-	sqlDB, err := s.gdb.DB()
-	if err != nil {
-		return err
+	var one int
+	if err := s.gdb.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+		return fmt.Errorf("storage: ping: %w", unavailable(err))
 	}
-	return sqlDB.PingContext(ctx)
+	return nil
 }
 
 // Close closes the connection pool.
@@ -155,6 +119,8 @@ type txState struct {
 	tx            *gorm.DB
 	mu            sync.Mutex
 	afterRollback []func(context.Context)
+	rotated       string // request id of a refresh token this transaction retired
+	redeemed      bool   // the transaction marked an authorization code used
 }
 
 func (s *Store) db(ctx context.Context) *gorm.DB {
@@ -165,9 +131,11 @@ func (s *Store) db(ctx context.Context) *gorm.DB {
 }
 
 // forUpdate is db(ctx) whose next read locks the rows it reads (by primary key only: a range lock
-// deadlocks against inserts) for the rest of the transaction on MySQL; SQLite has one writer.
+// deadlocks against inserts) for the rest of the transaction on MySQL and PostgreSQL; SQLite has
+// one writer. On Galera the lock holds on one node only: correctness comes from the writes that
+// follow (compare-and-set), which certification orders across nodes.
 func (s *Store) forUpdate(ctx context.Context) *gorm.DB {
-	if s.driver == "mysql" {
+	if s.driver != "sqlite" {
 		return s.db(ctx).Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	return s.db(ctx)
@@ -180,7 +148,7 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	}
 	tx := s.gdb.WithContext(ctx).Begin(s.txOptions())
 	if tx.Error != nil {
-		return ctx, fmt.Errorf("storage: begin: %w", tx.Error)
+		return ctx, fmt.Errorf("storage: begin: %w", unavailable(tx.Error))
 	}
 	return context.WithValue(ctx, txKey{}, &txState{tx: tx}), nil
 }
@@ -191,10 +159,27 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("storage: commit without transaction")
 	}
-	if err := st.tx.Commit().Error; err != nil {
-		return fmt.Errorf("storage: commit: %w", err)
+	err := st.tx.Commit().Error
+	if err == nil {
+		return nil
 	}
-	return nil
+	if IsRetryable(err) {
+		// On Galera a lost race surfaces here, at COMMIT (certification failure, 1213), rather than
+		// as zero rows affected. A transaction that rotated a refresh token lost it to a concurrent
+		// use of the same token: that is reuse, handled as RotateRefreshToken handles it on one server.
+		st.mu.Lock()
+		rotated := st.rotated
+		st.mu.Unlock()
+		if rotated != "" {
+			s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, rotated) })
+			return fmt.Errorf("%w: %w: storage: commit: %w", fosite.ErrSerializationFailure, ErrTokenReused, err)
+		}
+		if st.redeemed {
+			return fmt.Errorf("%w: %w: storage: commit: %w", fosite.ErrSerializationFailure, ErrCodeUsed, err)
+		}
+		return fmt.Errorf("%w: storage: commit: %w", fosite.ErrSerializationFailure, err)
+	}
+	return fmt.Errorf("storage: commit: %w", unavailable(err))
 }
 
 // Rollback rolls the context's transaction back, then runs the work queued for after rollback on
@@ -232,58 +217,27 @@ func (s *Store) afterRollback(ctx context.Context, f func(context.Context)) {
 	f(ctx)
 }
 
-// Transaction runs fn in a transaction, retrying the whole of it (bounded, with jitter) when the
-// database reports a deadlock, lock wait timeout or write conflict. fn must be idempotent.
-func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*txState); ok {
-		return fn(ctx) // already inside one: join it
-	}
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx}))
-		}, s.txOptions())
-		if err == nil || !IsRetryable(err) {
-			return err
-		}
-		backoff := time.Duration(10*(1<<attempt)) * time.Millisecond
-		select {
-		case <-time.After(backoff/2 + rand.N(backoff)):
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		}
-	}
-	return err
-}
-
-// txOptions picks READ COMMITTED on MySQL: the token tables are written by primary key, and
-// repeatable read's gap locks only add deadlocks between concurrent grants. SQLite has one writer.
+// txOptions picks READ COMMITTED on MySQL and PostgreSQL: the token tables are written by primary
+// key, and repeatable read's gap locks (MySQL) or serialization failures (PostgreSQL) only add
+// aborts between concurrent grants. Never SERIALIZABLE: TiDB rejects it (8048). SQLite has one writer.
 func (s *Store) txOptions() *sql.TxOptions {
-	if s.driver == "mysql" {
-		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	if s.driver == "sqlite" {
+		return nil
 	}
-	return nil
+	return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 }
 
-// IsRetryable reports deadlock, lock-timeout and write-conflict errors: MySQL 1213 and 1205, TiDB
-// 9007 and 8028, SQLSTATE 40001, and SQLite's busy/locked.
-func IsRetryable(err error) bool {
-	var me *mysqldrv.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1213, 1205, 9007, 8028:
-			return true
-		}
-		return string(me.SQLState[:]) == "40001"
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
+// inTx reports whether ctx carries a transaction.
+func inTx(ctx context.Context) bool {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	return ok && st != nil
 }
 
-func isDuplicate(err error) bool {
-	var me *mysqldrv.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1062
+// noteInTx records something about the context's transaction (no-op outside one).
+func noteInTx(ctx context.Context, f func(st *txState)) {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st != nil {
+		st.mu.Lock()
+		f(st)
+		st.mu.Unlock()
 	}
-	return errors.Is(err, gorm.ErrDuplicatedKey) || strings.Contains(err.Error(), "UNIQUE constraint failed")
 }

@@ -165,16 +165,26 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, code string, sess f
 	return s.load(ctx, tblCode, code, sess, fosite.ErrInvalidatedAuthorizeCode)
 }
 
+// ErrCodeUsed is wrapped into the error of a code redemption that lost to a concurrent redemption
+// of the same code (zero rows flipped, or on Galera a certification failure at commit).
+var ErrCodeUsed = errors.New("storage: authorization code already used")
+
 // InvalidateAuthorizeCodeSession marks a code used. It is compare-and-set: of two concurrent
-// redemptions only one flips the flag; the other gets ErrSerializationFailure.
+// redemptions only one flips the flag; the other gets ErrSerializationFailure (wrapping
+// ErrCodeUsed). On Galera both may flip it on their own node; certification then fails one of
+// them at COMMIT, and Commit reports that the same way.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
 	res := s.db(ctx).Table(tblCode).Where("signature = ? AND active = ?", key(code), true).Update("active", false)
 	if res.Error != nil {
+		if IsRetryable(res.Error) {
+			return fmt.Errorf("%w: %w: %w", fosite.ErrSerializationFailure, ErrCodeUsed, res.Error)
+		}
 		return fmt.Errorf("storage: invalidate code: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fosite.ErrSerializationFailure
+		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, ErrCodeUsed)
 	}
+	noteInTx(ctx, func(st *txState) { st.redeemed = true })
 	return nil
 }
 
@@ -253,6 +263,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signat
 		s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, requestID) })
 		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, ErrTokenReused)
 	}
+	noteInTx(ctx, func(st *txState) { st.rotated = requestID })
 	// Retire the access token issued with this refresh token, by primary key: a range delete by
 	// request_id would take gap locks that deadlock against concurrent inserts on MySQL.
 	var row requestRow

@@ -93,10 +93,15 @@ func (j *Janitor) sweepTable(ctx context.Context, t Target, cutoff time.Time) (i
 }
 
 // deleteStatement is a bounded delete. MySQL has DELETE ... LIMIT; SQLite (without the optional
-// compile flag) does not, so it deletes by rowid from a bounded subselect.
+// compile flag) and PostgreSQL do not, so they delete by physical row id (rowid, ctid) from a
+// bounded subselect. A row moved by a concurrent update (new ctid) is simply left for the next
+// batch: every reader checks expiry anyway.
 func deleteStatement(driver string, t Target) string {
-	if driver == "sqlite" {
+	switch driver {
+	case "sqlite":
 		return fmt.Sprintf("DELETE FROM %[1]s WHERE rowid IN (SELECT rowid FROM %[1]s WHERE %[2]s < ? LIMIT ?)", t.Table, t.Column)
+	case "postgres":
+		return fmt.Sprintf("DELETE FROM %[1]s WHERE ctid IN (SELECT ctid FROM %[1]s WHERE %[2]s < ? LIMIT ?)", t.Table, t.Column)
 	}
 	return fmt.Sprintf("DELETE FROM %s WHERE %s < ? LIMIT ?", t.Table, t.Column)
 }
