@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/ory/fosite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
@@ -36,6 +36,7 @@ type Options struct {
 type Store struct {
 	gdb     *gorm.DB
 	driver  string
+	galera  bool // a MariaDB Galera node (wsrep_on): causal reads set, readiness checked by Ping
 	opts    Options
 	clients clientCache
 	now     func() time.Time
@@ -47,18 +48,17 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	gdb, err := gorm.Open(dial, &gorm.Config{
-		Logger:                 logger.Discard,
-		SkipDefaultTransaction: true, // single statements need no wrapping transaction
-		PrepareStmt:            true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-	})
+	gdb, err := gorm.Open(dial, gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", opts.Driver, unavailable(err))
 	}
-	if err := registerClassifier(gdb); err != nil {
-		return nil, err
+	galera := false
+	if opts.Driver == "mysql" {
+		if gdb, galera, err = causalOnGalera(gdb, opts.DSN); err != nil {
+			return nil, err
+		}
 	}
+
 	sqlDB, err := gdb.DB()
 	if err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
@@ -77,8 +77,11 @@ func Open(opts Options) (*Store, error) {
 	if opts.ConnMaxLifetime > 0 {
 		sqlDB.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	}
-	s := &Store{gdb: gdb, driver: opts.Driver, opts: opts, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{gdb: gdb, driver: opts.Driver, galera: galera, opts: opts, now: func() time.Time { return time.Now().UTC() }}
 	s.clients.ttl = opts.ClientCacheTTL
+	if err := registerClassifier(gdb, s.classify); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -92,9 +95,16 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 // protocol ping: a Galera node that has left the primary component still answers pings but
 // refuses statements with error 1047, and such a node must fail the health check.
 func (s *Store) Ping(ctx context.Context) error {
+	if s.galera {
+		return s.pingGalera(ctx)
+	}
 	var one int
 	if err := s.gdb.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
-		return fmt.Errorf("storage: ping: %w", unavailable(err))
+		if errors.Is(err, ErrUnavailable) {
+			return fmt.Errorf("storage: ping: %w", err)
+		}
+		// Whatever the cause (a hung node runs into the deadline), a failed health check is an outage.
+		return fmt.Errorf("%w: storage: ping: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -106,6 +116,26 @@ func (s *Store) Close() error {
 		return err
 	}
 	return sqlDB.Close()
+}
+
+// pingGalera asks the node whether it is ready (a synced member of the primary component). Not
+// SELECT 1: MariaDB lets table-less statements through on a node that is not ready, and with
+// causal reads on, a node that has lost the cluster answers them with 1205 after a wait. The
+// question itself skips the causal wait, which a node outside the primary component cannot do.
+func (s *Store) pingGalera(ctx context.Context) error {
+	var ready string
+	err := s.gdb.WithContext(ctx).Raw("SET STATEMENT wsrep_sync_wait = 0 FOR " +
+		"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'").Scan(&ready).Error
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return fmt.Errorf("storage: ping: %w", err)
+		}
+		return fmt.Errorf("%w: storage: ping: %w", ErrUnavailable, err)
+	}
+	if !strings.EqualFold(ready, "ON") {
+		return fmt.Errorf("%w: storage: ping: galera node not ready (wsrep_ready=%q)", ErrUnavailable, ready)
+	}
+	return nil
 }
 
 // DB exposes the GORM handle for packages that own their own tables (registered via Migrate).
@@ -164,20 +194,9 @@ func (s *Store) Commit(ctx context.Context) error {
 		return nil
 	}
 	if IsRetryable(err) {
-		// On Galera a lost race surfaces here, at COMMIT (certification failure, 1213), rather than
-		// as zero rows affected. A transaction that rotated a refresh token lost it to a concurrent
-		// use of the same token: that is reuse, handled as RotateRefreshToken handles it on one server.
-		st.mu.Lock()
-		rotated := st.rotated
-		st.mu.Unlock()
-		if rotated != "" {
-			s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, rotated) })
-			return fmt.Errorf("%w: %w: storage: commit: %w", fosite.ErrSerializationFailure, ErrTokenReused, err)
-		}
-		if st.redeemed {
-			return fmt.Errorf("%w: %w: storage: commit: %w", fosite.ErrSerializationFailure, ErrCodeUsed, err)
-		}
-		return fmt.Errorf("%w: storage: commit: %w", fosite.ErrSerializationFailure, err)
+		// On Galera a lost race often surfaces here, at COMMIT (certification failure, 1213),
+		// rather than as zero rows affected.
+		return s.lostRace(ctx, "storage: commit", err)
 	}
 	return fmt.Errorf("storage: commit: %w", unavailable(err))
 }
@@ -239,5 +258,14 @@ func noteInTx(ctx context.Context, f func(st *txState)) {
 		st.mu.Lock()
 		f(st)
 		st.mu.Unlock()
+	}
+}
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true, // single statements need no wrapping transaction
+		PrepareStmt:            true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,8 +26,8 @@ var ErrUnavailable = errors.New("storage: database unavailable")
 // (1205), TiDB write conflict (9007) and pessimistic lock retry limit (8028), SQLSTATE 40001
 // (serialization failure) and 40P01 (PostgreSQL deadlock), and SQLite's busy/locked.
 func IsRetryable(err error) bool {
-	if err == nil {
-		return false
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return false // e.g. a lock wait timeout that was a Galera node outside the primary component
 	}
 	var me *mysqldrv.MySQLError
 	if errors.As(err, &me) {
@@ -93,12 +94,13 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// registerClassifier makes every GORM statement's connection-level error an ErrUnavailable, so
-// that each storage method's own wrapping ("storage: get client: ...") keeps it errors.Is-able.
-func registerClassifier(db *gorm.DB) error {
+// registerClassifier makes every GORM statement's connection-level error an ErrUnavailable (see
+// Store.classify), so that each storage method's own wrapping ("storage: get client: ...") keeps
+// it errors.Is-able.
+func registerClassifier(db *gorm.DB, classify func(ctx context.Context, err error) error) error {
 	mark := func(db *gorm.DB) {
 		if db.Error != nil {
-			db.Error = unavailable(db.Error)
+			db.Error = classify(db.Statement.Context, db.Error)
 		}
 	}
 	cb := db.Callback()
@@ -113,6 +115,26 @@ func registerClassifier(db *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+// classify wraps err with ErrUnavailable when it means the database cannot serve. On a Galera
+// node a lock wait timeout (1205) can also mean that: with causal reads on, a node outside the
+// primary component answers reads with 1205 rather than 1047. The node's readiness tells which.
+func (s *Store) classify(ctx context.Context, err error) error {
+	err = unavailable(err)
+	var me *mysqldrv.MySQLError
+	if !s.galera || errors.Is(err, ErrUnavailable) || !errors.As(err, &me) || me.Number != 1205 {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if perr := s.pingGalera(pctx); perr != nil {
+		return fmt.Errorf("%w: galera node not ready: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 // isDuplicate reports a unique-key violation: MySQL 1062, PostgreSQL 23505, SQLite's UNIQUE.

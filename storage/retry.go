@@ -54,7 +54,7 @@ func (s *Store) transaction(ctx context.Context, p retryPolicy, fn func(ctx cont
 		err = s.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx}))
 		}, s.txOptions())
-		if err == nil || !IsRetryable(err) {
+		if err == nil || !IsRetryable(err) { // IsRetryable is false for ErrUnavailable: no retry against a dead node
 			return unavailable(err)
 		}
 		if attempt >= p.attempts {

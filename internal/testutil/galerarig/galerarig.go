@@ -397,3 +397,23 @@ func (c *Cluster) CreateDatabase() string {
 	}
 	return name
 }
+
+// Isolate cuts the node off from the others (gmcast.isolate=1) while its process keeps running:
+// it becomes a non-primary component of one, answers pings, and refuses statements with error
+// 1047 — the state of a node that has lost the cluster or is still rejoining. Rejoin undoes it.
+func (nd *Node) Isolate() { nd.setProviderOption("gmcast.isolate=1") }
+
+// Rejoin ends Isolate; the node comes back by IST. Wait with WaitSynced.
+func (nd *Node) Rejoin() { nd.setProviderOption("gmcast.isolate=0") }
+
+func (nd *Node) setProviderOption(opt string) {
+	nd.c.t.Helper()
+	db, err := sql.Open("mysql", nd.DSN(""))
+	if err != nil {
+		nd.c.t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("SET GLOBAL wsrep_provider_options = '" + opt + "'"); err != nil {
+		nd.c.t.Fatalf("galera rig: node %d: %s: %v", nd.Index, opt, err)
+	}
+}
