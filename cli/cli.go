@@ -139,7 +139,7 @@ func (e *env) openStore(cfgPath string) (*config.Config, *storage.Store, error) 
 
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*storage.Store, error) {
 	st, err := storage.Open(storage.Options{Logger: logger,
-		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, MaxOpenConns: cfg.Database.MaxOpenConns,
+		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, DSNs: cfg.Database.DSNs, MaxOpenConns: cfg.Database.MaxOpenConns,
 		MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{strings.TrimRight(cfg.Server.Issuer, "/") + "/resources"},
 	})

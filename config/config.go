@@ -56,6 +56,9 @@ type Server struct {
 type Database struct {
 	Driver string `yaml:"driver"`
 	DSN    string `yaml:"dsn"`
+	// DSNs lists several servers of one cluster (Galera nodes, say), tried in order: lingpai uses
+	// the first healthy one and fails over and back by health. When set, it replaces dsn.
+	DSNs []string `yaml:"dsns"`
 	// DSNFile reads the DSN from a file (Docker/Kubernetes secrets), since it carries the password.
 	DSNFile         string        `yaml:"dsn_file"`
 	MaxOpenConns    int           `yaml:"max_open_conns"`

@@ -12,13 +12,15 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
-	"gorm.io/gorm/logger"
 )
 
 // Options opens a Store.
 type Options struct {
-	Driver          string // sqlite, mysql or postgres
-	DSN             string
+	Driver string // sqlite, mysql or postgres
+	DSN    string
+	// DSNs, when it has more than one entry, replaces DSN: the servers (nodes of one cluster) are
+	// tried in order, and the store uses the first healthy one, failing over and back by health.
+	DSNs            []string
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
@@ -28,13 +30,13 @@ type Options struct {
 	// DefaultAudience is the aud given to tokens of clients that register none.
 	DefaultAudience []string
 	// Logger receives failures that no caller can see (a family revocation after a detected reuse
-	// runs after the failing request's rollback); nil discards them.
+	// runs after the failing request's rollback) and failovers; nil discards them.
 	Logger *slog.Logger
 }
 
 // Store is the GORM-backed implementation of every storage interface lingpai uses.
 type Store struct {
-	gdb     *gorm.DB
+	pools   *pools
 	driver  string
 	galera  bool // a MariaDB Galera node (wsrep_on): causal reads set, readiness checked by Ping
 	opts    Options
@@ -44,46 +46,22 @@ type Store struct {
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).
 func Open(opts Options) (*Store, error) {
-	dial, err := dialector(opts.Driver, opts.DSN)
+	s := &Store{driver: opts.Driver, opts: opts, now: func() time.Time { return time.Now().UTC() }}
+	s.clients.ttl = opts.ClientCacheTTL
+	p, galera, err := openPools(opts, s.classify)
 	if err != nil {
 		return nil, err
 	}
-	gdb, err := gorm.Open(dial, gormConfig())
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", opts.Driver, unavailable(err))
-	}
-	galera := false
-	if opts.Driver == "mysql" {
-		if gdb, galera, err = causalOnGalera(gdb, opts.DSN); err != nil {
-			return nil, err
-		}
-	}
-
-	sqlDB, err := gdb.DB()
-	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	if opts.Driver == "sqlite" {
-		// SQLite has one writer; one connection serialises access instead of failing with SQLITE_BUSY.
-		sqlDB.SetMaxOpenConns(1)
-	} else {
-		if opts.MaxOpenConns > 0 {
-			sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
-		}
-		if opts.MaxIdleConns > 0 {
-			sqlDB.SetMaxIdleConns(opts.MaxIdleConns)
-		}
-	}
-	if opts.ConnMaxLifetime > 0 {
-		sqlDB.SetConnMaxLifetime(opts.ConnMaxLifetime)
-	}
-	s := &Store{gdb: gdb, driver: opts.Driver, galera: galera, opts: opts, now: func() time.Time { return time.Now().UTC() }}
-	s.clients.ttl = opts.ClientCacheTTL
-	if err := registerClassifier(gdb, s.classify); err != nil {
+	s.pools, s.galera = p, galera
+	if err := p.start(s.healthy, opts.Logger); err != nil {
+		_ = p.close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// gdb is the pool of the server in use (with several DSNs, the first healthy one).
+func (s *Store) gdb() *gorm.DB { return s.pools.current() }
 
 // Driver names the backend (sqlite, mysql or postgres).
 func (s *Store) Driver() string { return s.driver }
@@ -93,13 +71,25 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // Ping checks the database with the context's deadline. It runs a statement rather than a
 // protocol ping: a Galera node that has left the primary component still answers pings but
-// refuses statements with error 1047, and such a node must fail the health check.
+// refuses statements, and such a node must fail the health check. With several DSNs a failing
+// server is replaced by the next healthy one first, so Ping fails only when none is healthy.
 func (s *Store) Ping(ctx context.Context) error {
+	err := s.healthy(ctx, s.gdb())
+	if err != nil && s.pools.multi() {
+		if s.pools.failover(ctx) >= 0 {
+			err = s.healthy(ctx, s.gdb())
+		}
+	}
+	return err
+}
+
+// healthy checks one server: SELECT 1, or on Galera the node's readiness.
+func (s *Store) healthy(ctx context.Context, db *gorm.DB) error {
 	if s.galera {
-		return s.pingGalera(ctx)
+		return pingGalera(ctx, db)
 	}
 	var one int
-	if err := s.gdb.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+	if err := db.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			return fmt.Errorf("storage: ping: %w", err)
 		}
@@ -109,22 +99,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pool.
-func (s *Store) Close() error {
-	sqlDB, err := s.gdb.DB()
-	if err != nil {
-		return err
-	}
-	return sqlDB.Close()
-}
+// Close stops the failover watch and closes the connection pools.
+func (s *Store) Close() error { return s.pools.close() }
 
 // pingGalera asks the node whether it is ready (a synced member of the primary component). Not
 // SELECT 1: MariaDB lets table-less statements through on a node that is not ready, and with
 // causal reads on, a node that has lost the cluster answers them with 1205 after a wait. The
 // question itself skips the causal wait, which a node outside the primary component cannot do.
-func (s *Store) pingGalera(ctx context.Context) error {
+func pingGalera(ctx context.Context, db *gorm.DB) error {
 	var ready string
-	err := s.gdb.WithContext(ctx).Raw("SET STATEMENT wsrep_sync_wait = 0 FOR " +
+	err := db.WithContext(ctx).Raw("SET STATEMENT wsrep_sync_wait = 0 FOR " +
 		"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'").Scan(&ready).Error
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
@@ -157,7 +141,7 @@ func (s *Store) db(ctx context.Context) *gorm.DB {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok {
 		return st.tx
 	}
-	return s.gdb.WithContext(ctx)
+	return s.gdb().WithContext(ctx)
 }
 
 // forUpdate is db(ctx) whose next read locks the rows it reads (by primary key only: a range lock
@@ -176,7 +160,7 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return ctx, errors.New("storage: transaction already open in this context")
 	}
-	tx := s.gdb.WithContext(ctx).Begin(s.txOptions())
+	tx := s.gdb().WithContext(ctx).Begin(s.txOptions())
 	if tx.Error != nil {
 		return ctx, fmt.Errorf("storage: begin: %w", unavailable(tx.Error))
 	}
@@ -258,14 +242,5 @@ func noteInTx(ctx context.Context, f func(st *txState)) {
 		st.mu.Lock()
 		f(st)
 		st.mu.Unlock()
-	}
-}
-
-func gormConfig() *gorm.Config {
-	return &gorm.Config{
-		Logger:                 logger.Discard,
-		SkipDefaultTransaction: true, // single statements need no wrapping transaction
-		PrepareStmt:            true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
 }

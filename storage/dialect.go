@@ -19,7 +19,9 @@ import (
 var Drivers = []string{"sqlite", "mysql", "postgres"}
 
 // dialector builds the GORM dialector of a driver, forcing the DSN settings the schema relies on.
-func dialector(driver, dsn string) (gorm.Dialector, error) {
+// lazy (for a list of DSNs, where a server may be down at start) keeps the MySQL dialector from
+// asking the server's version while opening.
+func dialector(driver, dsn string, lazy bool) (gorm.Dialector, error) {
 	switch driver {
 	case "sqlite":
 		return sqlite.Open(sqliteDSN(dsn)), nil
@@ -28,7 +30,7 @@ func dialector(driver, dsn string) (gorm.Dialector, error) {
 		if err != nil {
 			return nil, err
 		}
-		return mysql.Open(dsn), nil
+		return mysql.New(mysql.Config{DSN: dsn, SkipInitializeWithVersion: lazy}), nil
 	case "postgres":
 		dsn, err := postgresDSN(dsn)
 		if err != nil {
@@ -71,7 +73,7 @@ func mysqlDSN(dsn string) (string, error) {
 // postgresDSN checks a PostgreSQL DSN (URL or key=value form) and makes the session time zone UTC,
 // so that timestamptz values come back in UTC whatever the server's default is.
 func postgresDSN(dsn string) (string, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := parsePostgres(dsn)
 	if err != nil {
 		return "", fmt.Errorf("storage: database.dsn: %w", err)
 	}
@@ -117,36 +119,4 @@ func (d pgDialector) Migrator(db *gorm.DB) gorm.Migrator {
 // arrived. INSERTs need no wait: their conflicts are caught by certification.
 const galeraSyncWait = "3"
 
-// causalOnGalera reopens a MySQL-protocol connection pool with wsrep_sync_wait set when the server
-// is a Galera node (wsrep_on = ON) and the DSN does not set it itself (set it to 0 to opt out). It
-// reports whether the server is a Galera node.
-func causalOnGalera(gdb *gorm.DB, dsn string) (*gorm.DB, bool, error) {
-	cfg, err := mysqldrv.ParseDSN(dsn)
-	if err != nil {
-		return nil, false, fmt.Errorf("storage: database.dsn: %w", err)
-	}
-	var on string
-	// MySQL and TiDB have no wsrep_on: the error means "not Galera".
-	if err := gdb.Raw("SELECT @@wsrep_on").Scan(&on).Error; err != nil || (on != "1" && !strings.EqualFold(on, "ON")) {
-		return gdb, false, nil
-	}
-	if _, set := cfg.Params["wsrep_sync_wait"]; set {
-		return gdb, true, nil
-	}
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["wsrep_sync_wait"] = galeraSyncWait
-	dsn, err = mysqlDSN(cfg.FormatDSN())
-	if err != nil {
-		return nil, false, err
-	}
-	if sqlDB, err := gdb.DB(); err == nil {
-		_ = sqlDB.Close()
-	}
-	reopened, err := gorm.Open(mysql.Open(dsn), gormConfig())
-	if err != nil {
-		return nil, false, fmt.Errorf("storage: open mysql (galera): %w", unavailable(err))
-	}
-	return reopened, true, nil
-}
+func parsePostgres(dsn string) (*pgx.ConnConfig, error) { return pgx.ParseConfig(dsn) }

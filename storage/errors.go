@@ -97,12 +97,13 @@ func unavailable(err error) error {
 // registerClassifier makes every GORM statement's connection-level error an ErrUnavailable (see
 // Store.classify), so that each storage method's own wrapping ("storage: get client: ...") keeps
 // it errors.Is-able.
-func registerClassifier(db *gorm.DB, classify func(ctx context.Context, err error) error) error {
+func registerClassifier(pool *gorm.DB, classify func(ctx context.Context, pool *gorm.DB, err error) error) error {
 	mark := func(db *gorm.DB) {
 		if db.Error != nil {
-			db.Error = classify(db.Statement.Context, db.Error)
+			db.Error = classify(db.Statement.Context, pool, db.Error)
 		}
 	}
+	db := pool
 	cb := db.Callback()
 	for name, p := range map[string]interface {
 		Register(string, func(*gorm.DB)) error
@@ -120,7 +121,16 @@ func registerClassifier(db *gorm.DB, classify func(ctx context.Context, err erro
 // classify wraps err with ErrUnavailable when it means the database cannot serve. On a Galera
 // node a lock wait timeout (1205) can also mean that: with causal reads on, a node outside the
 // primary component answers reads with 1205 rather than 1047. The node's readiness tells which.
-func (s *Store) classify(ctx context.Context, err error) error {
+// With several DSNs, an outage also asks the failover watch to look for a healthy server now.
+func (s *Store) classify(ctx context.Context, db *gorm.DB, err error) error {
+	err = s.classifyOne(ctx, db, err)
+	if errors.Is(err, ErrUnavailable) && s.pools != nil {
+		s.pools.kickWatch()
+	}
+	return err
+}
+
+func (s *Store) classifyOne(ctx context.Context, db *gorm.DB, err error) error {
 	err = unavailable(err)
 	var me *mysqldrv.MySQLError
 	if !s.galera || errors.Is(err, ErrUnavailable) || !errors.As(err, &me) || me.Number != 1205 {
@@ -131,7 +141,8 @@ func (s *Store) classify(ctx context.Context, err error) error {
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	if perr := s.pingGalera(pctx); perr != nil {
+	// A fresh statement on the statement's own pool (the connection it ran on may be in a transaction).
+	if perr := pingGalera(pctx, db.Session(&gorm.Session{NewDB: true})); perr != nil {
 		return fmt.Errorf("%w: galera node not ready: %w", ErrUnavailable, err)
 	}
 	return err

@@ -171,7 +171,7 @@ func coreModels() []any {
 // own (SMS codes, login sessions, ...), so adding a table needs no edit here. It is idempotent.
 func (s *Store) Migrate(ctx context.Context, extra ...any) error {
 	models := append(coreModels(), extra...)
-	db := s.gdb.WithContext(ctx)
+	db := s.gdb().WithContext(ctx)
 	if s.driver == "mysql" {
 		// InnoDB always: Galera replicates InnoDB only, and a table on another engine would be
 		// silently local to one node (DESIGN.md "Schema rules"; TestSchemaRules checks it).

@@ -51,7 +51,7 @@ func (s *Store) transaction(ctx context.Context, p retryPolicy, fn func(ctx cont
 	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		err = s.gdb().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 			return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx}))
 		}, s.txOptions())
 		if err == nil || !IsRetryable(err) { // IsRetryable is false for ErrUnavailable: no retry against a dead node

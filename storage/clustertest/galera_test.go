@@ -285,6 +285,63 @@ func TestGaleraCrossNode(t *testing.T) {
 		t.Logf("node 3 restarted and synced in %s; its store serves again without a restart of its own", took.Round(100*time.Millisecond))
 		others("restarted")
 	})
+
+	t.Run("database.dsns: failover to the next node on kill -9, failback when it is back", func(t *testing.T) {
+		n1, n3 := c.Nodes[0], c.Nodes[2]
+		const bounded = "&readTimeout=2s&writeTimeout=2s"
+		s, err := storage.Open(storage.Options{Driver: "mysql", DSNs: []string{n3.DSN(db) + bounded, n1.DSN(db) + bounded}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		node := func() string {
+			var name string
+			_ = s.DB(ctx).Raw("SELECT @@wsrep_node_name").Scan(&name).Error
+			return name
+		}
+		if got := node(); got != "node3" {
+			t.Fatalf("in use: %q; want node3, the first DSN", got)
+		}
+		n3.Kill()
+		start := time.Now()
+		for node() != "node1" {
+			if time.Since(start) > 5*time.Second {
+				t.Fatal("no failover to node1 within 5 s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		switched := time.Since(start)
+		failed := 0
+		for {
+			_, err := s.AddCount(ctx, "failover", 1, 1, time.Now().Add(time.Hour))
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, storage.ErrUnavailable) {
+				t.Fatalf("during failover: %v; want ErrUnavailable (503)", err)
+			}
+			failed++
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("no failover after %s: %v", time.Since(start), err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(start)
+		if got := node(); got != "node1" {
+			t.Fatalf("after failover in use: %q; want node1", got)
+		}
+		t.Logf("kill -9 of the node in use: switched to the next DSN after %s; writes succeed after %s (the cluster evicting the dead node; %d attempts got ErrUnavailable meanwhile)",
+			switched.Round(time.Millisecond), took.Round(time.Millisecond), failed)
+		n3.Restart()
+		start = time.Now()
+		for node() != "node3" {
+			if time.Since(start) > 10*time.Second {
+				t.Fatalf("no failback to node3 within 10 s of it being synced")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Logf("failback to the first DSN %s after node 3 was synced again", time.Since(start).Round(time.Millisecond))
+	})
 }
 
 // lossCount tells how losers lost: certification failure at COMMIT, brute-force abort by the
