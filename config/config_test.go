@@ -127,4 +127,15 @@ func TestClusterDatabaseKeys(t *testing.T) {
 	if len(cfg.Database.DSNs) != 2 || cfg.Database.DSNs[1] != "root@tcp(db2:3306)/l" {
 		t.Fatalf("LINGPAI_DATABASE_DSNS: %q", cfg.Database.DSNs)
 	}
+	list := filepath.Join(t.TempDir(), "dsns")
+	if err := os.WriteFile(list, []byte("# the nodes\nu:p@tcp(db1:3306)/l\n\nu:p@tcp(db2:3306)/l\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = Load(write(t, "database:\n  driver: mysql\n  dsn: \"\"\n  dsns_file: "+list+"\n"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Database.DSNs) != 2 || cfg.Database.DSNs[0] != "u:p@tcp(db1:3306)/l" {
+		t.Fatalf("database.dsns_file: %q", cfg.Database.DSNs)
+	}
 }
