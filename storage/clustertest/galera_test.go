@@ -204,6 +204,31 @@ func TestGaleraCrossNode(t *testing.T) {
 			2*perNode, final, 2*perNode, time.Since(start).Round(time.Millisecond))
 	})
 
+	t.Run("first signing key from both nodes at once: one key", func(t *testing.T) {
+		for round := range rounds {
+			if err := a.DB(ctx).Exec("DELETE FROM signing_keys").Error; err != nil {
+				t.Fatal(err)
+			}
+			var stored [2]bool
+			errs := race(func(i int, meet func()) error {
+				meet()
+				var err error
+				stored[i], err = stores[i].AddSigningKeyIfNone(ctx, &storage.SigningKey{
+					KID: fmt.Sprintf("k%d-%d", round, i), Algorithm: "RS256", PrivateJWK: []byte("{}")})
+				return err
+			})
+			if errs[0] != nil || errs[1] != nil || stored[0] == stored[1] {
+				t.Fatalf("round %d: stored %v, errors %v; want exactly one key stored", round, stored, errs)
+			}
+			for i, s := range stores {
+				if keys, err := s.SigningKeys(ctx, time.Now()); err != nil || len(keys) != 1 {
+					t.Fatalf("round %d: node %d sees %d active keys (%v); want 1", round, i+1, len(keys), err)
+				}
+			}
+		}
+		t.Logf("%d/%d rounds: exactly one first key stored, seen by both nodes", rounds, rounds)
+	})
+
 	t.Run("node loss: the replica on it gets ErrUnavailable, the others keep serving", func(t *testing.T) {
 		n3 := c.Nodes[2]
 		// Bounded reads and writes, as production should set them: a hung node must fail fast.
