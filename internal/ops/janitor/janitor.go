@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/lingpai/lingpai/storage"
 )
 
 // Target is one table the janitor sweeps: rows whose Column is before the sweep's cutoff go.
@@ -130,6 +132,12 @@ func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
 
 func (j *Janitor) tick(ctx context.Context, interval time.Duration) {
 	held, err := AcquireLease(ctx, j.DB.DB(ctx), "janitor", j.Holder, j.now(), interval+interval/2)
+	if storage.IsRetryable(err) {
+		// Replicas on different Galera nodes taking the lease at once: certification lets one win
+		// and fails the others (1213). That is "another replica sweeps this round", not a fault.
+		j.Logger.DebugContext(ctx, "janitor: lease taken by another replica", "error", err)
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			j.Logger.WarnContext(ctx, "janitor: lease", "error", err)
