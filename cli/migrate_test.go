@@ -121,7 +121,7 @@ func TestMigrateAdoptsPreviousRelease(t *testing.T) {
 			if err := migrations.LegacySchema(ctx, db, d); err != nil {
 				t.Fatal(err)
 			}
-			if err := migrations.LegacyRows(ctx, db, "old"); err != nil {
+			if err := migrations.LegacyRows(ctx, db, d, "old"); err != nil {
 				t.Fatal(err)
 			}
 			_ = st.Close()

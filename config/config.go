@@ -57,6 +57,11 @@ type Server struct {
 type Database struct {
 	Driver string `yaml:"driver"`
 	DSN    string `yaml:"dsn"`
+	// DSNs lists several servers of one cluster (Galera nodes, say), tried in order: lingpai uses
+	// the first healthy one and fails over and back by health. When set, it replaces dsn.
+	DSNs []string `yaml:"dsns"`
+	// DSNsFile reads dsns from a file, one DSN per line (they carry passwords).
+	DSNsFile string `yaml:"dsns_file"`
 	// DSNFile reads the DSN from a file (Docker/Kubernetes secrets), since it carries the password.
 	DSNFile         string        `yaml:"dsn_file"`
 	MaxOpenConns    int           `yaml:"max_open_conns"`
@@ -216,6 +221,18 @@ func (c *Config) resolveFiles() error {
 			return fmt.Errorf("config: database.dsn_file: %w", err)
 		}
 		c.Database.DSN = strings.TrimSpace(string(b))
+	}
+	if c.Database.DSNsFile != "" {
+		b, err := os.ReadFile(c.Database.DSNsFile)
+		if err != nil {
+			return fmt.Errorf("config: database.dsns_file: %w", err)
+		}
+		c.Database.DSNs = nil
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				c.Database.DSNs = append(c.Database.DSNs, line)
+			}
+		}
 	}
 	if c.Tokens.SecretFile != "" {
 		b, err := os.ReadFile(c.Tokens.SecretFile)

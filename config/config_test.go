@@ -50,6 +50,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"unknown key", "server:\n  adress: x\n", nil, []string{"adress"}}, //nolint:misspell // the typo is the test
 		{"bad duration", "tokens:\n  access_token_lifetime: 10\n", nil, []string{"tokens.access_token_lifetime"}},
 		{"bad driver", "database:\n  driver: oracle\n", nil, []string{"database.driver"}},
+		{"dsns with sqlite", "database:\n  dsns: [a.db, b.db]\n", nil, []string{"database.dsns"}},
+		{"empty dsns entry", "database:\n  driver: mysql\n  dsns: [\"root@tcp(a:3306)/x\", \"\"]\n", nil, []string{"database.dsns"}},
 		{"several at once", "tokens:\n  format: xml\nthrottle:\n  max_failures: 0\n", nil, []string{"tokens.format", "throttle.max_failures"}},
 		{"env bad value", "", []string{"LINGPAI_THROTTLE_WINDOW=soon"}, []string{"LINGPAI_THROTTLE_WINDOW", "throttle.window"}},
 		{"env unknown variable", "", []string{"LINGPAI_DATABSE_DSN=x"}, []string{"LINGPAI_DATABSE_DSN"}},
@@ -104,5 +106,36 @@ func TestSecretFile(t *testing.T) {
 	cfg, err := Load("", false, []string{"LINGPAI_TOKENS_SECRET_FILE=" + sf})
 	if err != nil || cfg.Tokens.Secret != strings.Repeat("k", 40) {
 		t.Fatalf("secret_file: %v %q", err, cfg.Tokens.Secret)
+	}
+}
+
+// TestClusterDatabaseKeys: postgres is a driver, and database.dsns (from YAML or, comma-separated,
+// from the environment) stands in for database.dsn.
+func TestClusterDatabaseKeys(t *testing.T) {
+	cfg, err := Load(write(t, "database:\n  driver: postgres\n  dsn: \"\"\n  dsns: [\"postgres://a/x\", \"postgres://b/x\"]\n"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.Driver != "postgres" || len(cfg.Database.DSNs) != 2 || cfg.Database.DSNs[1] != "postgres://b/x" {
+		t.Fatalf("database: %+v", cfg.Database)
+	}
+	cfg, err = Load(write(t, "database:\n  driver: mysql\n  dsn: \"\"\n"), true,
+		[]string{"LINGPAI_DATABASE_DSNS=root@tcp(db1:3306)/l, root@tcp(db2:3306)/l"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Database.DSNs) != 2 || cfg.Database.DSNs[1] != "root@tcp(db2:3306)/l" {
+		t.Fatalf("LINGPAI_DATABASE_DSNS: %q", cfg.Database.DSNs)
+	}
+	list := filepath.Join(t.TempDir(), "dsns")
+	if err := os.WriteFile(list, []byte("# the nodes\nu:p@tcp(db1:3306)/l\n\nu:p@tcp(db2:3306)/l\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = Load(write(t, "database:\n  driver: mysql\n  dsn: \"\"\n  dsns_file: "+list+"\n"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Database.DSNs) != 2 || cfg.Database.DSNs[0] != "u:p@tcp(db1:3306)/l" {
+		t.Fatalf("database.dsns_file: %q", cfg.Database.DSNs)
 	}
 }

@@ -40,12 +40,20 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Database.Driver {
-	case "sqlite", "mysql":
+	case "sqlite", "mysql", "postgres":
 	default:
-		bad("database.driver", "must be sqlite or mysql, got %q", c.Database.Driver)
+		bad("database.driver", "must be sqlite, mysql or postgres, got %q", c.Database.Driver)
 	}
-	if c.Database.DSN == "" {
-		bad("database.dsn", "required")
+	if c.Database.DSN == "" && len(c.Database.DSNs) == 0 {
+		bad("database.dsn", "required (or database.dsns)")
+	}
+	if len(c.Database.DSNs) > 0 && c.Database.Driver == "sqlite" {
+		bad("database.dsns", "is for mysql or postgres servers; sqlite takes one file in database.dsn")
+	}
+	for i, d := range c.Database.DSNs {
+		if strings.TrimSpace(d) == "" {
+			bad("database.dsns", "entry %d is empty", i+1)
+		}
 	}
 	if c.Database.MaxOpenConns < 1 {
 		bad("database.max_open_conns", "must be at least 1")

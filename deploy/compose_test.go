@@ -168,3 +168,38 @@ func TestSeedLDIFHasDemoUsers(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeGaleraProfile loads the environment of the galera profile's two lingpai replicas:
+// each must list all three nodes, its own node first, read from a mounted secret file.
+func TestComposeGaleraProfile(t *testing.T) {
+	c := loadCompose(t)
+	for svcName, first := range map[string]string{"lingpai-g1": "galera1", "lingpai-g2": "galera2"} {
+		svc, ok := c.Services[svcName]
+		if !ok {
+			t.Fatalf("no %s service", svcName)
+		}
+		if svc.DependsOn[first].Condition != "service_healthy" {
+			t.Errorf("%s must wait for %s to be healthy", svcName, first)
+		}
+		if node := c.Services[first]; node.Healthcheck == nil || !strings.Contains(strings.Join(node.Healthcheck.Test, " "), "wsrep_ready") {
+			t.Errorf("%s: the healthcheck must ask wsrep_ready (a node that answers is not necessarily synced)", first)
+		}
+		var env []string
+		for k, v := range environment(t, svc.Environment) {
+			if name, ok := strings.CutPrefix(v, "/run/secrets/"); ok {
+				if !slices.Contains(svc.Secrets, name) {
+					t.Errorf("%s: %s reads secret %s, which the service does not mount", svcName, k, name)
+				}
+				v = filepath.Join("..", c.Secrets[name].File)
+			}
+			env = append(env, k+"="+v)
+		}
+		cfg, err := config.Load("", false, env)
+		if err != nil {
+			t.Fatalf("%s: environment does not load: %v", svcName, err)
+		}
+		if len(cfg.Database.DSNs) != 3 || !strings.Contains(cfg.Database.DSNs[0], "tcp("+first+":3306)") {
+			t.Errorf("%s: database.dsns = %q; want the three nodes, %s first", svcName, cfg.Database.DSNs, first)
+		}
+	}
+}

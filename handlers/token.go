@@ -24,6 +24,9 @@ type Token struct {
 	// Reused reports a refresh that lost to another use of the same token (storage's
 	// compare-and-set): reuse, answered invalid_grant.
 	Reused func(err error) bool
+	// Spent reports a code redemption that lost to a concurrent one (storage's compare-and-set):
+	// invalid_grant, as for any used code.
+	Spent func(err error) bool
 	// Metrics counts outcomes; nil counts nothing.
 	Metrics TokenObserver
 }
@@ -135,6 +138,11 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 		}
 		h.Logger.WarnContext(ctx, "refresh token reuse detected; token family revoked", "event", "token.reuse_detected",
 			"request_id", info.RequestID, "client_id", clientID)
+	}
+	if h.Spent != nil && h.Spent(err) {
+		// Another request redeemed the same code first (two nodes of a cluster may both have
+		// read it as unused): the loser's answer is the one for a used code.
+		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.").WithWrap(err)
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	// fosite reports a client lookup that failed for any reason as invalid_client, so a database

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -297,7 +298,7 @@ func LegacySchema(ctx context.Context, db *sql.DB, dialect string) error {
 
 // LegacyRows writes one client, one user (alice, +8613800138000) and one throttling lock in the
 // columns version 1 has, as the last release before goose would have: upgrade tests count them.
-func LegacyRows(ctx context.Context, db *sql.DB, clientID string) error {
+func LegacyRows(ctx context.Context, db *sql.DB, dialect, clientID string) error {
 	now := time.Now().UTC().Truncate(time.Second)
 	stmts := []struct {
 		q    string
@@ -310,7 +311,13 @@ func LegacyRows(ctx context.Context, db *sql.DB, clientID string) error {
 		{"INSERT INTO throttle_locks (subject_key, locked_until) VALUES (?, ?)", []any{"acct:pwd:alice", now.Add(time.Hour)}},
 	}
 	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s.q, s.args...); err != nil {
+		q := s.q
+		if dialect == "postgres" { // numbered placeholders
+			for i := 1; strings.Contains(q, "?"); i++ {
+				q = strings.Replace(q, "?", fmt.Sprintf("$%d", i), 1)
+			}
+		}
+		if _, err := db.ExecContext(ctx, q, s.args...); err != nil {
 			return fmt.Errorf("migrations: legacy rows: %w", err)
 		}
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 // dialects are the backends every test runs on; MySQL skips (loudly) without a server.
-var dialects = []string{"sqlite", "mysql"}
+var dialects = []string{"sqlite", "mysql", "postgres"}
 
 // fresh opens an empty database of the dialect, through storage.Open so its DSN settings are
 // production's.
@@ -31,6 +31,8 @@ func fresh(t *testing.T, dialect string) (*storage.Store, *sql.DB) {
 		opts.DSN = filepath.Join(t.TempDir(), "lingpai.db")
 	case "mysql":
 		opts.DSN = storagetest.MySQLDSN(t)
+	case "postgres":
+		opts.DSN = storagetest.PostgresDSN(t)
 	}
 	st, err := storage.Open(opts)
 	if err != nil {
@@ -126,7 +128,7 @@ func TestUpgradeFromAutoMigrateRelease(t *testing.T) {
 				t.Fatal(err)
 			}
 			name, phone := "alice", "+8613800138000"
-			if err := LegacyRows(ctx, db, "svc"); err != nil {
+			if err := LegacyRows(ctx, db, d, "svc"); err != nil {
 				t.Fatal(err)
 			}
 			before := counts(t, db, d)

@@ -42,7 +42,8 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 		return (&handlers.CORS{Methods: []string{http.MethodGet}, Logger: logger}).Wrap(h)
 	}
 	r.Handle("/connect/token", cors(&handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
-		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) }}, http.MethodPost))
+		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) },
+		Spent:  func(err error) bool { return errors.Is(err, storage.ErrCodeUsed) }}, http.MethodPost))
 	r.Handle("/connect/introspect", cors(&handlers.Introspect{Provider: provider, Healthy: healthy, Issuer: d.issuer}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	r.Handle("/connect/revocation", cors(&handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	web, err := b.web(ctx, d, provider, built)

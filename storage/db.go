@@ -6,23 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/glebarez/sqlite"
-	mysqldrv "github.com/go-sql-driver/mysql"
-	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
-	"gorm.io/gorm/logger"
 )
 
 // Options opens a Store.
 type Options struct {
-	Driver          string // sqlite or mysql
-	DSN             string
+	Driver string // sqlite, mysql or postgres
+	DSN    string
+	// DSNs, when it has more than one entry, replaces DSN: the servers (nodes of one cluster) are
+	// tried in order, and the store uses the first healthy one, failing over and back by health.
+	DSNs            []string
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
@@ -32,14 +30,15 @@ type Options struct {
 	// DefaultAudience is the aud given to tokens of clients that register none.
 	DefaultAudience []string
 	// Logger receives failures that no caller can see (a family revocation after a detected reuse
-	// runs after the failing request's rollback); nil discards them.
+	// runs after the failing request's rollback) and failovers; nil discards them.
 	Logger *slog.Logger
 }
 
 // Store is the GORM-backed implementation of every storage interface lingpai uses.
 type Store struct {
-	gdb     *gorm.DB
+	pools   *pools
 	driver  string
+	galera  bool // a MariaDB Galera node (wsrep_on): causal reads set, readiness checked by Ping
 	opts    Options
 	clients clientCache
 	origins originCache
@@ -48,101 +47,80 @@ type Store struct {
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).
 func Open(opts Options) (*Store, error) {
-	var dial gorm.Dialector
-	switch opts.Driver {
-	case "sqlite":
-		dial = sqlite.Open(sqliteDSN(opts.DSN))
-	case "mysql":
-		dsn, err := mysqlDSN(opts.DSN)
-		if err != nil {
-			return nil, err
-		}
-		dial = mysql.Open(dsn)
-	default:
-		return nil, fmt.Errorf("storage: unknown driver %q", opts.Driver)
-	}
-	gdb, err := gorm.Open(dial, &gorm.Config{
-		Logger:                 logger.Discard,
-		SkipDefaultTransaction: true, // single statements need no wrapping transaction
-		PrepareStmt:            true,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", opts.Driver, err)
-	}
-	sqlDB, err := gdb.DB()
-	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	if opts.Driver == "sqlite" {
-		// SQLite has one writer; one connection serialises access instead of failing with SQLITE_BUSY.
-		sqlDB.SetMaxOpenConns(1)
-	} else {
-		if opts.MaxOpenConns > 0 {
-			sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
-		}
-		if opts.MaxIdleConns > 0 {
-			sqlDB.SetMaxIdleConns(opts.MaxIdleConns)
-		}
-	}
-	if opts.ConnMaxLifetime > 0 {
-		sqlDB.SetConnMaxLifetime(opts.ConnMaxLifetime)
-	}
-	s := &Store{gdb: gdb, driver: opts.Driver, opts: opts, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{driver: opts.Driver, opts: opts, now: func() time.Time { return time.Now().UTC() }}
 	s.clients.ttl = opts.ClientCacheTTL
+	p, galera, err := openPools(opts, s.classify)
+	if err != nil {
+		return nil, err
+	}
+	s.pools, s.galera = p, galera
+	if err := p.start(s.healthy, opts.Logger); err != nil {
+		_ = p.close()
+		return nil, err
+	}
 	return s, nil
 }
 
-func sqliteDSN(dsn string) string {
-	if strings.Contains(dsn, "_pragma") {
-		return dsn
-	}
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(0)"
-}
+// gdb is the pool of the server in use (with several DSNs, the first healthy one).
+func (s *Store) gdb() *gorm.DB { return s.pools.current() }
 
-// mysqlDSN forces the settings the schema relies on: UTC times parsed into time.Time.
-func mysqlDSN(dsn string) (string, error) {
-	cfg, err := mysqldrv.ParseDSN(dsn)
-	if err != nil {
-		return "", fmt.Errorf("storage: database.dsn: %w", err)
-	}
-	cfg.ParseTime = true
-	cfg.Loc = time.UTC
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	if _, ok := cfg.Params["charset"]; !ok {
-		cfg.Params["charset"] = "utf8mb4"
-	}
-	return cfg.FormatDSN(), nil
-}
-
-// Driver names the backend (sqlite or mysql).
+// Driver names the backend (sqlite, mysql or postgres).
 func (s *Store) Driver() string { return s.driver }
 
 // SetClock replaces the clock; tests use it to move time without sleeping.
 func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
-// Ping checks the database with the context's deadline.
+// Ping checks the database with the context's deadline. It runs a statement rather than a
+// protocol ping: a Galera node that has left the primary component still answers pings but
+// refuses statements, and such a node must fail the health check. With several DSNs a failing
+// server is replaced by the next healthy one first, so Ping fails only when none is healthy.
 func (s *Store) Ping(ctx context.Context) error {
-	sqlDB, err := s.gdb.DB()
-	if err != nil {
-		return err
+	err := s.healthy(ctx, s.gdb())
+	if err != nil && s.pools.multi() {
+		if s.pools.failover(ctx) >= 0 {
+			err = s.healthy(ctx, s.gdb())
+		}
 	}
-	return sqlDB.PingContext(ctx)
+	return err
 }
 
-// Close closes the connection pool.
-func (s *Store) Close() error {
-	sqlDB, err := s.gdb.DB()
-	if err != nil {
-		return err
+// healthy checks one server: SELECT 1, or on Galera the node's readiness.
+func (s *Store) healthy(ctx context.Context, db *gorm.DB) error {
+	if s.galera {
+		return pingGalera(ctx, db)
 	}
-	return sqlDB.Close()
+	var one int
+	if err := db.WithContext(ctx).Raw("SELECT 1").Scan(&one).Error; err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return fmt.Errorf("storage: ping: %w", err)
+		}
+		// Whatever the cause (a hung node runs into the deadline), a failed health check is an outage.
+		return fmt.Errorf("%w: storage: ping: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close stops the failover watch and closes the connection pools.
+func (s *Store) Close() error { return s.pools.close() }
+
+// pingGalera asks the node whether it is ready (a synced member of the primary component). Not
+// SELECT 1: MariaDB lets table-less statements through on a node that is not ready, and with
+// causal reads on, a node that has lost the cluster answers them with 1205 after a wait. The
+// question itself skips the causal wait, which a node outside the primary component cannot do.
+func pingGalera(ctx context.Context, db *gorm.DB) error {
+	var ready string
+	err := db.WithContext(ctx).Raw("SET STATEMENT wsrep_sync_wait = 0 FOR " +
+		"SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'").Scan(&ready).Error
+	if err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return fmt.Errorf("storage: ping: %w", err)
+		}
+		return fmt.Errorf("%w: storage: ping: %w", ErrUnavailable, err)
+	}
+	if !strings.EqualFold(ready, "ON") {
+		return fmt.Errorf("%w: storage: ping: galera node not ready (wsrep_ready=%q)", ErrUnavailable, ready)
+	}
+	return nil
 }
 
 // DB exposes the GORM handle for packages that own their own tables (registered via Migrate).
@@ -156,19 +134,23 @@ type txState struct {
 	tx            *gorm.DB
 	mu            sync.Mutex
 	afterRollback []func(context.Context)
+	rotated       string // request id of a refresh token this transaction retired
+	redeemed      bool   // the transaction marked an authorization code used
 }
 
 func (s *Store) db(ctx context.Context) *gorm.DB {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok {
 		return st.tx
 	}
-	return s.gdb.WithContext(ctx)
+	return s.gdb().WithContext(ctx)
 }
 
 // forUpdate is db(ctx) whose next read locks the rows it reads (by primary key only: a range lock
-// deadlocks against inserts) for the rest of the transaction on MySQL; SQLite has one writer.
+// deadlocks against inserts) for the rest of the transaction on MySQL and PostgreSQL; SQLite has
+// one writer. On Galera the lock holds on one node only: correctness comes from the writes that
+// follow (compare-and-set), which certification orders across nodes.
 func (s *Store) forUpdate(ctx context.Context) *gorm.DB {
-	if s.driver == "mysql" {
+	if s.driver != "sqlite" {
 		return s.db(ctx).Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	return s.db(ctx)
@@ -179,9 +161,9 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return ctx, errors.New("storage: transaction already open in this context")
 	}
-	tx := s.gdb.WithContext(ctx).Begin(s.txOptions())
+	tx := s.gdb().WithContext(ctx).Begin(s.txOptions())
 	if tx.Error != nil {
-		return ctx, fmt.Errorf("storage: begin: %w", tx.Error)
+		return ctx, fmt.Errorf("storage: begin: %w", unavailable(tx.Error))
 	}
 	return context.WithValue(ctx, txKey{}, &txState{tx: tx}), nil
 }
@@ -192,10 +174,16 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("storage: commit without transaction")
 	}
-	if err := st.tx.Commit().Error; err != nil {
-		return fmt.Errorf("storage: commit: %w", err)
+	err := st.tx.Commit().Error
+	if err == nil {
+		return nil
 	}
-	return nil
+	if IsRetryable(err) {
+		// On Galera a lost race often surfaces here, at COMMIT (certification failure, 1213),
+		// rather than as zero rows affected.
+		return s.lostRace(ctx, "storage: commit", err)
+	}
+	return fmt.Errorf("storage: commit: %w", unavailable(err))
 }
 
 // Rollback rolls the context's transaction back, then runs the work queued for after rollback on
@@ -233,58 +221,27 @@ func (s *Store) afterRollback(ctx context.Context, f func(context.Context)) {
 	f(ctx)
 }
 
-// Transaction runs fn in a transaction, retrying the whole of it (bounded, with jitter) when the
-// database reports a deadlock, lock wait timeout or write conflict. fn must be idempotent.
-func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) error) error {
-	if _, ok := ctx.Value(txKey{}).(*txState); ok {
-		return fn(ctx) // already inside one: join it
-	}
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx}))
-		}, s.txOptions())
-		if err == nil || !IsRetryable(err) {
-			return err
-		}
-		backoff := time.Duration(10*(1<<attempt)) * time.Millisecond
-		select {
-		case <-time.After(backoff/2 + rand.N(backoff)):
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		}
-	}
-	return err
-}
-
-// txOptions picks READ COMMITTED on MySQL: the token tables are written by primary key, and
-// repeatable read's gap locks only add deadlocks between concurrent grants. SQLite has one writer.
+// txOptions picks READ COMMITTED on MySQL and PostgreSQL: the token tables are written by primary
+// key, and repeatable read's gap locks (MySQL) or serialization failures (PostgreSQL) only add
+// aborts between concurrent grants. Never SERIALIZABLE: TiDB rejects it (8048). SQLite has one writer.
 func (s *Store) txOptions() *sql.TxOptions {
-	if s.driver == "mysql" {
-		return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	if s.driver == "sqlite" {
+		return nil
 	}
-	return nil
+	return &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 }
 
-// IsRetryable reports deadlock, lock-timeout and write-conflict errors: MySQL 1213 and 1205, TiDB
-// 9007 and 8028, SQLSTATE 40001, and SQLite's busy/locked.
-func IsRetryable(err error) bool {
-	var me *mysqldrv.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1213, 1205, 9007, 8028:
-			return true
-		}
-		return string(me.SQLState[:]) == "40001"
-	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
+// inTx reports whether ctx carries a transaction.
+func inTx(ctx context.Context) bool {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	return ok && st != nil
 }
 
-func isDuplicate(err error) bool {
-	var me *mysqldrv.MySQLError
-	if errors.As(err, &me) {
-		return me.Number == 1062
+// noteInTx records something about the context's transaction (no-op outside one).
+func noteInTx(ctx context.Context, f func(st *txState)) {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st != nil {
+		st.mu.Lock()
+		f(st)
+		st.mu.Unlock()
 	}
-	return errors.Is(err, gorm.ErrDuplicatedKey) || strings.Contains(err.Error(), "UNIQUE constraint failed")
 }

@@ -43,6 +43,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k *SigningKey) error {
 func (s *Store) AddSigningKeyIfNone(ctx context.Context, k *SigningKey) (bool, error) {
 	stored := false
 	err := s.Transaction(ctx, func(ctx context.Context) error {
+		stored = false // a retried run must not report what a rolled-back run did
 		// The lease row serialises first starts across replicas without GET_LOCK.
 		if _, err := s.lease(ctx, "signing-key-init"); err != nil {
 			return err
@@ -64,13 +65,23 @@ func (s *Store) AddSigningKeyIfNone(ctx context.Context, k *SigningKey) (bool, e
 	return stored, nil
 }
 
-// lease locks a SystemSecret row by primary key for the rest of the transaction.
+// lease locks a SystemSecret row by primary key for the rest of the transaction. It also writes
+// the row: on Galera the lock holds on one node only, and it is the write, made by every
+// contender to the same row, that makes certification let only one of them commit (the other is
+// retried and then sees what the first did).
 func (s *Store) lease(ctx context.Context, name string) (*SystemSecret, error) {
 	row := SystemSecret{Name: "lease:" + name, Value: []byte{0}, CreatedAt: s.now()}
 	if err := s.db(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return nil, fmt.Errorf("storage: lease %s: %w", name, err)
 	}
 	if err := s.forUpdate(ctx).Where("name = ?", row.Name).Take(&row).Error; err != nil {
+		return nil, fmt.Errorf("storage: lease %s: %w", name, err)
+	}
+	stamp := make([]byte, 8)
+	if _, err := rand.Read(stamp); err != nil {
+		return nil, err
+	}
+	if err := s.db(ctx).Model(&SystemSecret{}).Where("name = ?", row.Name).Update("value", stamp).Error; err != nil {
 		return nil, fmt.Errorf("storage: lease %s: %w", name, err)
 	}
 	return &row, nil

@@ -180,8 +180,10 @@ func coreModels() []any {
 // own (SMS codes, login sessions, ...), so adding a table needs no edit here. It is idempotent.
 func (s *Store) Migrate(ctx context.Context, extra ...any) error {
 	models := append(coreModels(), extra...)
-	db := s.gdb.WithContext(ctx)
+	db := s.gdb().WithContext(ctx)
 	if s.driver == "mysql" {
+		// InnoDB always: Galera replicates InnoDB only, and a table on another engine would be
+		// silently local to one node (DESIGN.md "Schema rules"; TestSchemaRules checks it).
 		db = db.Set("gorm:table_options", " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin")
 	}
 	if err := db.AutoMigrate(models...); err != nil {

@@ -104,7 +104,7 @@ const (
 
 func (s *Store) create(ctx context.Context, table string, row requestRow) error {
 	if err := s.db(ctx).Table(table).Create(&row).Error; err != nil {
-		return s.txErr("create in "+table, err)
+		return s.txErr(ctx, "create in "+table, err)
 	}
 	return nil
 }
@@ -143,7 +143,7 @@ func (s *Store) load(ctx context.Context, table, signature string, sess fosite.S
 // pick one of them as a deadlock victim: that is a lost race, answered "retry", not a server error.
 func (s *Store) delete(ctx context.Context, table string, signature string) error {
 	if err := s.db(ctx).Table(table).Where("signature = ?", key(signature)).Delete(&requestRow{}).Error; err != nil {
-		return s.txErr("delete from "+table, err)
+		return s.txErr(ctx, "delete from "+table, err)
 	}
 	return nil
 }
@@ -165,16 +165,26 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, code string, sess f
 	return s.load(ctx, tblCode, code, sess, fosite.ErrInvalidatedAuthorizeCode)
 }
 
+// ErrCodeUsed is wrapped into the error of a code redemption that lost to a concurrent redemption
+// of the same code (zero rows flipped, or on Galera a certification failure at commit).
+var ErrCodeUsed = errors.New("storage: authorization code already used")
+
 // InvalidateAuthorizeCodeSession marks a code used. It is compare-and-set: of two concurrent
-// redemptions only one flips the flag; the other gets ErrSerializationFailure.
+// redemptions only one flips the flag; the other gets ErrSerializationFailure (wrapping
+// ErrCodeUsed). On Galera both may flip it on their own node; certification then fails one of
+// them at COMMIT, and Commit reports that the same way.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
 	res := s.db(ctx).Table(tblCode).Where("signature = ? AND active = ?", key(code), true).Update("active", false)
 	if res.Error != nil {
+		if IsRetryable(res.Error) {
+			return fmt.Errorf("%w: %w: %w", fosite.ErrSerializationFailure, ErrCodeUsed, res.Error)
+		}
 		return fmt.Errorf("storage: invalidate code: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fosite.ErrSerializationFailure
+		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, ErrCodeUsed)
 	}
+	noteInTx(ctx, func(st *txState) { st.redeemed = true })
 	return nil
 }
 
@@ -253,28 +263,51 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signat
 		s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, requestID) })
 		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, ErrTokenReused)
 	}
+	noteInTx(ctx, func(st *txState) { st.rotated = requestID })
 	// Retire the access token issued with this refresh token, by primary key: a range delete by
 	// request_id would take gap locks that deadlock against concurrent inserts on MySQL.
 	var row requestRow
 	if err := s.db(ctx).Table(tblRefresh).Select("access_signature").Where("signature = ?", k).Take(&row).Error; err != nil {
-		return s.txErr("rotate refresh token", err)
+		return s.txErr(ctx, "rotate refresh token", err)
 	}
 	if row.AccessSignature == "" {
 		return nil
 	}
 	if err := s.db(ctx).Table(tblAccess).Where("signature = ?", row.AccessSignature).Delete(&requestRow{}).Error; err != nil {
-		return s.txErr("rotate refresh token", err)
+		return s.txErr(ctx, "rotate refresh token", err)
 	}
 	return nil
 }
 
 // txErr wraps a storage error; a deadlock or write conflict becomes fosite's serialization
 // failure, which fosite answers with "retry" instead of a server error.
-func (s *Store) txErr(op string, err error) error {
+func (s *Store) txErr(ctx context.Context, op string, err error) error {
 	if IsRetryable(err) {
-		return fmt.Errorf("%w: storage: %s: %w", fosite.ErrSerializationFailure, op, err)
+		return s.lostRace(ctx, "storage: "+op, err)
 	}
 	return fmt.Errorf("storage: %s: %w", op, err)
+}
+
+// lostRace wraps a deadlock, write conflict or certification failure met by a transaction. When
+// the transaction had already retired a refresh token or used an authorization code, the
+// conflict is with a concurrent use of that same token or code: on Galera the other node's
+// write set aborts this transaction at the next statement (a brute-force abort) or at COMMIT,
+// instead of leaving zero rows to update as one server would. It is then reported exactly as
+// the one-server loser is: ErrTokenReused (and the family revoked once the transaction has
+// rolled back) or ErrCodeUsed.
+func (s *Store) lostRace(ctx context.Context, op string, err error) error {
+	var rotated string
+	var redeemed bool
+	noteInTx(ctx, func(st *txState) { rotated, redeemed = st.rotated, st.redeemed })
+	switch {
+	case rotated != "":
+		s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, rotated) })
+		noteInTx(ctx, func(st *txState) { st.rotated = "" }) // queue the revocation once
+		return fmt.Errorf("%w: %w: %s: %w", fosite.ErrSerializationFailure, ErrTokenReused, op, err)
+	case redeemed:
+		return fmt.Errorf("%w: %w: %s: %w", fosite.ErrSerializationFailure, ErrCodeUsed, op, err)
+	}
+	return fmt.Errorf("%w: %s: %w", fosite.ErrSerializationFailure, op, err)
 }
 
 // --- oauth2.TokenRevocationStorage

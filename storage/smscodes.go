@@ -38,12 +38,14 @@ func (s *Store) ReplaceSMSCode(ctx context.Context, c *SMSCode, notBefore time.T
 			return err
 		}
 		if old == nil {
-			err := s.db(ctx).Create(c).Error
-			if err == nil {
-				return nil
+			// ON CONFLICT DO NOTHING rather than catching the duplicate-key error: on PostgreSQL
+			// any error aborts the transaction, so the read below could not run after one.
+			res := s.db(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(c)
+			if res.Error != nil {
+				return fmt.Errorf("storage: put sms code: %w", res.Error)
 			}
-			if !isDuplicate(err) {
-				return fmt.Errorf("storage: put sms code: %w", err)
+			if res.RowsAffected == 1 {
+				return nil
 			}
 			// A concurrent first request stored one: read it under the lock.
 			if old, err = s.lockSMSCode(ctx, c.Phone); err != nil {
@@ -106,41 +108,57 @@ func (s *Store) RestoreSMSCode(ctx context.Context, phone string, hash []byte, p
 
 // RedeemSMSCode uses the code of phone if hash matches (compared in constant time), the code is
 // unused, unexpired and has had fewer than maxAttempts wrong tries. A wrong hash counts a try.
-// Of concurrent redemptions of one code exactly one succeeds.
+// Of concurrent redemptions of one code exactly one succeeds: the use is a compare-and-set write
+// (used = false → true, checking rows affected) that both contenders make to the same row, so on
+// Galera certification fails one of them; the retried closure then reads the row as used.
 func (s *Store) RedeemSMSCode(ctx context.Context, phone string, hash []byte, maxAttempts int, now time.Time) (bool, error) {
-	var row SMSCode
-	err := s.db(ctx).Where("phone = ?", phone).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return false, nil
-	}
+	ok := false
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		ok = false
+		var row SMSCode
+		err := s.db(ctx).Where("phone = ?", phone).Take(&row).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("storage: redeem sms code: %w", err)
+		}
+		if row.Used || !now.Before(row.ExpiresAt) || row.Attempts >= maxAttempts {
+			return nil
+		}
+		if !hmac.Equal(row.CodeHash, hash) {
+			err := s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND code_hash = ?", phone, row.CodeHash).
+				Update("attempts", gorm.Expr("attempts + 1")).Error
+			if err != nil {
+				return fmt.Errorf("storage: count sms code try: %w", err)
+			}
+			return nil
+		}
+		res := s.db(ctx).Model(&SMSCode{}).
+			Where("phone = ? AND code_hash = ? AND used = ? AND attempts < ? AND expires_at > ?", phone, hash, false, maxAttempts, now.UTC()).
+			Update("used", true)
+		if res.Error != nil {
+			return fmt.Errorf("storage: redeem sms code: %w", res.Error)
+		}
+		ok = res.RowsAffected == 1
+		return nil
+	})
 	if err != nil {
-		return false, fmt.Errorf("storage: redeem sms code: %w", err)
-	}
-	if row.Used || !now.Before(row.ExpiresAt) || row.Attempts >= maxAttempts {
-		return false, nil
-	}
-	if !hmac.Equal(row.CodeHash, hash) {
-		err := s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND code_hash = ?", phone, row.CodeHash).
-			Update("attempts", gorm.Expr("attempts + 1")).Error
 		return false, err
 	}
-	res := s.db(ctx).Model(&SMSCode{}).
-		Where("phone = ? AND code_hash = ? AND used = ? AND attempts < ? AND expires_at > ?", phone, hash, false, maxAttempts, now.UTC()).
-		Update("used", true)
-	if res.Error != nil {
-		return false, fmt.Errorf("storage: redeem sms code: %w", res.Error)
-	}
-	return res.RowsAffected == 1, nil
+	return ok, nil
 }
 
 // AddCount adds delta to the counter (key, bucket) and returns its new value: the send limits of
 // SMS codes reserve a unit before sending and give it back when the send fails.
 func (s *Store) AddCount(ctx context.Context, key string, bucket int64, delta int, expires time.Time) (int, error) {
-	row := ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: delta, ExpiresAt: expires.UTC()}
+	var row ThrottleCounter
 	err := s.Transaction(ctx, func(ctx context.Context) error {
+		// Built afresh on every run: a retried run must not insert what a rolled-back run read.
+		row = ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: delta, ExpiresAt: expires.UTC()}
 		if err := s.db(ctx).Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "subject_key"}, {Name: "bucket"}},
-			DoUpdates: clause.Assignments(map[string]any{"count": gorm.Expr("count + ?", delta)}),
+			DoUpdates: clause.Assignments(map[string]any{"count": increment(delta)}),
 		}).Create(&row).Error; err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // ErrUserExists is returned when a username or phone is taken.
@@ -109,12 +110,14 @@ func (s *Store) LinkIdentity(ctx context.Context, id *Identity) error {
 	}
 	now := s.now()
 	id.CreatedAt, id.UpdatedAt = now, now
-	err := s.db(ctx).Create(id).Error
-	if err == nil {
-		return nil
+	// ON CONFLICT DO NOTHING rather than catching the duplicate-key error, which on PostgreSQL
+	// would abort a surrounding transaction and fail the read below.
+	res := s.db(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(id)
+	if res.Error != nil {
+		return fmt.Errorf("storage: link identity: %w", res.Error)
 	}
-	if !isDuplicate(err) {
-		return fmt.Errorf("storage: link identity: %w", err)
+	if res.RowsAffected == 1 {
+		return nil
 	}
 	existing, gerr := s.IdentityOf(ctx, id.Provider, id.Subject)
 	if gerr != nil {

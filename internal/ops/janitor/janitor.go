@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/lingpai/lingpai/storage"
 )
 
 // Target is one table the janitor sweeps: rows whose Column is before the sweep's cutoff go.
@@ -95,10 +97,15 @@ func (j *Janitor) sweepTable(ctx context.Context, t Target, cutoff time.Time) (i
 }
 
 // deleteStatement is a bounded delete. MySQL has DELETE ... LIMIT; SQLite (without the optional
-// compile flag) does not, so it deletes by rowid from a bounded subselect.
+// compile flag) and PostgreSQL do not, so they delete by physical row id (rowid, ctid) from a
+// bounded subselect. A row moved by a concurrent update (new ctid) is simply left for the next
+// batch: every reader checks expiry anyway.
 func deleteStatement(driver string, t Target) string {
-	if driver == "sqlite" {
+	switch driver {
+	case "sqlite":
 		return fmt.Sprintf("DELETE FROM %[1]s WHERE rowid IN (SELECT rowid FROM %[1]s WHERE %[2]s < ? LIMIT ?)", t.Table, t.Column)
+	case "postgres":
+		return fmt.Sprintf("DELETE FROM %[1]s WHERE ctid IN (SELECT ctid FROM %[1]s WHERE %[2]s < ? LIMIT ?)", t.Table, t.Column)
 	}
 	return fmt.Sprintf("DELETE FROM %s WHERE %s < ? LIMIT ?", t.Table, t.Column)
 }
@@ -127,6 +134,12 @@ func (j *Janitor) Run(ctx context.Context, interval time.Duration) {
 
 func (j *Janitor) tick(ctx context.Context, interval time.Duration) {
 	held, err := AcquireLease(ctx, j.DB.DB(ctx), "janitor", j.Holder, j.now(), interval+interval/2)
+	if storage.IsRetryable(err) {
+		// Replicas on different Galera nodes taking the lease at once: certification lets one win
+		// and fails the others (1213). That is "another replica sweeps this round", not a fault.
+		j.Logger.DebugContext(ctx, "janitor: lease taken by another replica", "error", err)
+		return
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			j.Logger.WarnContext(ctx, "janitor: lease", "error", err)

@@ -46,7 +46,7 @@ func TestSweepDeletesOnlyExpiredInBatches(t *testing.T) {
 					}
 					if err := db.Exec(`INSERT INTO access_tokens (signature, request_id, requested_at, client_id, subject, scopes,
 						granted_scopes, audience, granted_audience, form, session, active, access_signature, expires_at, created_at)
-						VALUES (?, 'r', ?, 'c', 's', '', '', '', '', '', ?, 1, '', ?, ?)`, key, now, []byte("{}"), exp, now).Error; err != nil {
+						VALUES (?, 'r', ?, 'c', 's', '', '', '', '', '', ?, ?, '', ?, ?)`, key, now, []byte("{}"), true, exp, now).Error; err != nil {
 						t.Fatal(err)
 					}
 				}

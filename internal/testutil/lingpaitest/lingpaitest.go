@@ -77,7 +77,7 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(w, r)
 }
 
-// Start runs lingpai on backend ("sqlite" or "mysql"). configure may adjust the configuration
+// Start runs lingpai on backend ("sqlite", "mysql" or "postgres"). configure may adjust the configuration
 // before the server is built (the issuer is set to the test URL).
 func Start(t testing.TB, backend string, configure func(*config.Config), opts ...server.Option) *Server {
 	t.Helper()
@@ -94,6 +94,8 @@ func Start(t testing.TB, backend string, configure func(*config.Config), opts ..
 		cfg.Database.DSN = t.TempDir() + "/lingpai.db"
 	case "mysql":
 		cfg.Database.DSN = storagetest.MySQLDSN(t)
+	case "postgres":
+		cfg.Database.DSN = storagetest.PostgresDSN(t)
 	default:
 		t.Fatalf("unknown backend %q", backend)
 	}
@@ -110,7 +112,7 @@ func Start(t testing.TB, backend string, configure func(*config.Config), opts ..
 
 func (s *Server) build() {
 	s.t.Helper()
-	st, err := storage.Open(storage.Options{Driver: s.Config.Database.Driver, DSN: s.Config.Database.DSN,
+	st, err := storage.Open(storage.Options{Driver: s.Config.Database.Driver, DSN: s.Config.Database.DSN, DSNs: s.Config.Database.DSNs,
 		ClientCacheTTL: s.Config.Server.CacheTTL, DefaultAudience: []string{s.URL + "/resources"}})
 	if err != nil {
 		s.t.Fatal(err)

@@ -1,0 +1,183 @@
+package opstest
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lingpai/lingpai/config"
+	"github.com/lingpai/lingpai/internal/testutil/galerarig"
+	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
+	"github.com/lingpai/lingpai/storage"
+)
+
+// TestGaleraReplicas runs three complete lingpai servers, each on its own node of a 3-node
+// MariaDB Galera cluster, and checks over HTTP what issue 17 asks of a cluster: races between
+// replicas on different nodes have one winner and no server error, and the replica whose node
+// dies or leaves the cluster answers 503 and fails /readyz while the others keep serving.
+func TestGaleraReplicas(t *testing.T) {
+	c := galerarig.Start(t, 3)
+	db := c.CreateDatabase()
+	on := func(nd *galerarig.Node, params string) func(*config.Config) {
+		return func(cfg *config.Config) {
+			cfg.Database.DSN = nd.DSN(db) + params
+			cfg.Server.Issuer = "http://lingpai.test"
+			cfg.Server.CacheTTL = 0
+		}
+	}
+	// The replicas on nodes 1 and 2 wait out a cluster change (their statements stall while the
+	// cluster evicts a dead member); the one on node 3 has bounded reads, as a replica on a hung
+	// node must give up rather than hang its clients.
+	a := lingpaitest.Start(t, "mysql", on(c.Nodes[0], ""))
+	b := lingpaitest.Start(t, "mysql", on(c.Nodes[1], ""))
+	// An explicit audience: the harness derives the default one from each replica's own test URL.
+	secret := a.Client("app", []string{"password", "refresh_token", "client_credentials"}, []string{"openid", "offline_access", "api1"},
+		func(c *storage.Client) { c.Audience = storage.StringList{"https://api.example"} })
+	a.User("alice", "alice-password-1")
+	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password-1"}, "scope": {"openid offline_access"}}
+	refresh := func(rt string) url.Values { return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}} }
+	replicas := [2]*lingpaitest.Server{a, b}
+
+	t.Run("same refresh token at two replicas on two nodes", func(t *testing.T) {
+		outcomes := map[string]int{}
+		for round := range 20 {
+			first := a.Token("app", secret, pw)
+			if first.Status != 200 {
+				t.Fatalf("round %d: sign-in: %d %s", round, first.Status, first.Raw)
+			}
+			rt := first.Str("refresh_token")
+			var got [2]*lingpaitest.Response
+			var wg sync.WaitGroup
+			for i := range 2 {
+				wg.Add(1)
+				go func() { defer wg.Done(); got[i] = replicas[i].Token("app", secret, refresh(rt)) }()
+			}
+			wg.Wait()
+			winners := 0
+			for _, r := range got {
+				outcomes[fmt.Sprintf("%d %s", r.Status, r.Str("error"))]++
+				if r.Status == 200 {
+					winners++
+				} else if r.Status != 400 || r.Str("error") != "invalid_grant" {
+					t.Errorf("round %d: loser answered %d %s; want 400 invalid_grant", round, r.Status, r.Raw)
+				}
+			}
+			if winners != 1 {
+				t.Fatalf("round %d: %d replicas issued a new pair; want exactly 1 (%s / %s)", round, winners, got[0].Raw, got[1].Raw)
+			}
+			// The loser's reuse revoked the family: the winner's new refresh token is dead everywhere.
+			for i, r := range got {
+				if r.Status == 200 {
+					if again := replicas[1-i].Token("app", secret, refresh(r.Str("refresh_token"))); again.Status != 400 {
+						t.Fatalf("round %d: the winner's new refresh token still works at the other replica: %d", round, again.Status)
+					}
+				}
+			}
+		}
+		t.Logf("20 races: answers %s", summary(outcomes))
+	})
+
+	t.Run("wrong passwords at both replicas: no server error", func(t *testing.T) {
+		a.User("bob", "bob-password-1")
+		outcomes := map[string]int{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := replicas[i%2].Token("app", secret, url.Values{"grant_type": {"password"}, "username": {"bob"}, "password": {"wrong"}})
+				mu.Lock()
+				outcomes[fmt.Sprintf("%d %s", r.Status, r.Str("error"))]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for k, n := range outcomes {
+			if strings.HasPrefix(k, "5") {
+				t.Errorf("%d wrong passwords answered %s", n, k)
+			}
+		}
+		t.Logf("40 parallel wrong passwords over 2 nodes: %s", summary(outcomes))
+	})
+
+	t.Run("node loss: 503 and /readyz failing on its replica, others serve", func(t *testing.T) {
+		n3 := c.Nodes[2]
+		r3 := lingpaitest.Start(t, "mysql", on(n3, "&readTimeout=2s&writeTimeout=2s"))
+		cc := url.Values{"grant_type": {"client_credentials"}}
+		ready := func(s *lingpaitest.Server) int {
+			req, _ := http.NewRequest(http.MethodGet, s.URL+"/readyz", nil)
+			return s.Do(req).Status
+		}
+		if r := r3.Token("app", secret, cc); r.Status != 200 || ready(r3) != 200 {
+			t.Fatalf("replica on node 3 before: %d %s", r.Status, r.Raw)
+		}
+		othersServe := func(phase string) time.Duration {
+			t.Helper()
+			var slowest time.Duration
+			for i := range 10 {
+				start := time.Now()
+				if r := replicas[i%2].Token("app", secret, cc); r.Status != 200 {
+					t.Fatalf("%s: replica %d answered %d %s", phase, i%2+1, r.Status, r.Raw)
+				}
+				slowest = max(slowest, time.Since(start))
+			}
+			return slowest
+		}
+		check := func(phase string) {
+			t.Helper()
+			start := time.Now()
+			for ready(r3) != 503 {
+				if time.Since(start) > 15*time.Second {
+					t.Fatalf("%s: /readyz of the replica on node 3 still passes", phase)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			readyFail := time.Since(start)
+			r := r3.Token("app", secret, cc)
+			if r.Status != 503 || r.Str("error") != "temporarily_unavailable" {
+				t.Errorf("%s: client_credentials at the replica on node 3: %d %s; want 503 temporarily_unavailable", phase, r.Status, r.Raw)
+			}
+			slowest := othersServe(phase)
+			t.Logf("%s: /readyz 503 after %s; client_credentials there: %d %s; replicas on nodes 1 and 2: 10/10 answered 200, slowest %s",
+				phase, readyFail.Round(time.Millisecond), r.Status, r.Str("error"), slowest.Round(time.Millisecond))
+		}
+		recovered := func(phase string) {
+			t.Helper()
+			start := time.Now()
+			for ready(r3) != 200 || r3.Token("app", secret, cc).Status != 200 {
+				if time.Since(start) > 30*time.Second {
+					t.Fatalf("%s: the replica on node 3 did not recover by itself", phase)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			t.Logf("%s: replica on node 3 serving again %s after its node was synced, without a restart", phase, time.Since(start).Round(time.Millisecond))
+		}
+
+		n3.Isolate() // answers pings, refuses statements: the "rejoining" state of the issue (401 before)
+		check("node 3 isolated")
+		n3.Rejoin()
+		c.WaitSynced(3, 60*time.Second)
+		recovered("node 3 rejoined")
+
+		n3.Kill()
+		check("node 3 killed (-9)")
+		took := n3.Restart()
+		t.Logf("node 3 restarted and synced in %s", took.Round(100*time.Millisecond))
+		recovered("node 3 restarted")
+	})
+}
+
+func summary(m map[string]int) string {
+	var parts []string
+	for k, n := range m {
+		parts = append(parts, fmt.Sprintf("%d× %q", n, k))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}

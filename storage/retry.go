@@ -1,0 +1,69 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// retryPolicy bounds how often and how long a transaction closure is run again after a
+// deadlock, lock timeout, write conflict or (Galera) certification failure.
+type retryPolicy struct {
+	attempts int           // runs in all, the first included
+	base     time.Duration // backoff before the second run; doubles each time
+	max      time.Duration // cap of one backoff
+}
+
+// defaultRetry gives about 0.6 s of backoff in all at most: enough for hot rows written from
+// several Galera nodes at once (throttle counters), short enough to stay inside a request.
+var defaultRetry = retryPolicy{attempts: 8, base: 5 * time.Millisecond, max: 200 * time.Millisecond}
+
+// backoff is the wait before run attempt+1 (attempt counts from 1): exponential, capped, with
+// full jitter in [d/2, d*3/2) so that contenders that collided once do not collide again in step.
+func (p retryPolicy) backoff(attempt int) time.Duration {
+	d := p.base << (attempt - 1)
+	if d > p.max || d <= 0 {
+		d = p.max
+	}
+	return d/2 + rand.N(d)
+}
+
+// Transaction runs fn in a transaction and commits it, running the whole closure again (bounded,
+// with jitter) when the database reports a deadlock, lock wait timeout, write conflict or
+// serialization failure (see IsRetryable). Inside a transaction already carried by ctx it joins
+// that one and does not retry: the outer owner decides.
+//
+// fn must be idempotent: it may run several times, and only the last run's writes are kept. A
+// one-time use inside fn must be a compare-and-set write (UPDATE ... WHERE used = 0, checking
+// rows affected), never a decision taken on an earlier read: then a retry after a lost race finds
+// the row used and fails, and one use can never succeed twice.
+func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) error) error {
+	return s.transaction(ctx, defaultRetry, fn)
+}
+
+func (s *Store) transaction(ctx context.Context, p retryPolicy, fn func(ctx context.Context) error) error {
+	if inTx(ctx) {
+		return fn(ctx)
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = s.gdb().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx}))
+		}, s.txOptions())
+		if err == nil || !IsRetryable(err) { // IsRetryable is false for ErrUnavailable: no retry against a dead node
+			return unavailable(err)
+		}
+		if attempt >= p.attempts {
+			return fmt.Errorf("storage: transaction still conflicting after %d attempts: %w", attempt, err)
+		}
+		select {
+		case <-time.After(p.backoff(attempt)):
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		}
+	}
+}
