@@ -21,6 +21,7 @@ import (
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/internal/reqctx"
+	"github.com/lingpai/lingpai/migrations"
 	"github.com/lingpai/lingpai/server"
 	"github.com/lingpai/lingpai/storage"
 	"github.com/lingpai/lingpai/storage/storagetest"
@@ -118,7 +119,17 @@ func (s *Server) build() {
 		s.t.Fatal(err)
 	}
 	s.t.Cleanup(func() { _ = st.Close() })
-	if err := st.Migrate(context.Background(), server.Models()...); err != nil {
+	// The schema as production gets it: the versioned migrations (a replica's second build finds
+	// them applied), so the CLI run against the same database sees a current schema.
+	sqlDB, err := st.DB(context.Background()).DB()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	m, err := migrations.New(sqlDB, s.Config.Database.Driver, migrations.Options{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := m.Up(context.Background()); err != nil {
 		s.t.Fatal(err)
 	}
 	logger := slog.New(reqctx.Handler(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
