@@ -105,32 +105,34 @@ func (s *Store) RestoreSMSCode(ctx context.Context, phone string, hash []byte, p
 }
 
 // RedeemSMSCode uses the code of phone if hash matches (compared in constant time), the code is
-// unused, unexpired and has had fewer than maxAttempts wrong tries. A wrong hash counts a try.
-// Of concurrent redemptions of one code exactly one succeeds.
+// unused, unexpired and has had fewer than maxAttempts tries. Every try is counted before the
+// comparison, by a conditional update that only succeeds below the limit, so parallel tries on any
+// replica compare at most maxAttempts codes. Of concurrent redemptions exactly one succeeds.
 func (s *Store) RedeemSMSCode(ctx context.Context, phone string, hash []byte, maxAttempts int, now time.Time) (bool, error) {
-	var row SMSCode
-	err := s.db(ctx).Where("phone = ?", phone).Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return false, nil
-	}
+	ok := false
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		ok = false
+		res := s.db(ctx).Model(&SMSCode{}).
+			Where("phone = ? AND used = ? AND attempts < ? AND expires_at > ?", phone, false, maxAttempts, now.UTC()).
+			Update("attempts", gorm.Expr("attempts + 1"))
+		if res.Error != nil || res.RowsAffected != 1 {
+			return res.Error // no such code, used, expired or out of tries
+		}
+		var row SMSCode
+		if err := s.db(ctx).Where("phone = ?", phone).Take(&row).Error; err != nil {
+			return err
+		}
+		if !hmac.Equal(row.CodeHash, hash) {
+			return nil // the try stays counted
+		}
+		res = s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND used = ?", phone, false).Update("used", true)
+		ok = res.RowsAffected == 1
+		return res.Error
+	})
 	if err != nil {
 		return false, fmt.Errorf("storage: redeem sms code: %w", err)
 	}
-	if row.Used || !now.Before(row.ExpiresAt) || row.Attempts >= maxAttempts {
-		return false, nil
-	}
-	if !hmac.Equal(row.CodeHash, hash) {
-		err := s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND code_hash = ?", phone, row.CodeHash).
-			Update("attempts", gorm.Expr("attempts + 1")).Error
-		return false, err
-	}
-	res := s.db(ctx).Model(&SMSCode{}).
-		Where("phone = ? AND code_hash = ? AND used = ? AND attempts < ? AND expires_at > ?", phone, hash, false, maxAttempts, now.UTC()).
-		Update("used", true)
-	if res.Error != nil {
-		return false, fmt.Errorf("storage: redeem sms code: %w", res.Error)
-	}
-	return res.RowsAffected == 1, nil
+	return ok, nil
 }
 
 // AddCount adds delta to the counter (key, bucket) and returns its new value: the send limits of

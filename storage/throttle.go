@@ -20,24 +20,34 @@ func (s *Store) LockedKeys(ctx context.Context, keys []string, now time.Time) ([
 	return out, nil
 }
 
-// AddFailure counts one failure for key in bucket (insert or increment in one statement) and
-// returns the key's total over the buckets from first on.
-func (s *Store) AddFailure(ctx context.Context, key string, bucket, first int64, expires time.Time) (int, error) {
-	row := ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: 1, ExpiresAt: expires.UTC()}
-	err := s.db(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "subject_key"}, {Name: "bucket"}},
-		DoUpdates: clause.Assignments(map[string]any{"count": gorm.Expr("count + 1")}),
-	}).Create(&row).Error
+// AddFailures adds delta to the counter of each key in bucket and returns each key's new total
+// over the buckets from first on, all in one transaction: the regulator reserves an attempt
+// (delta 1) before verifying a credential and gives it back (delta -1) when the attempt did not
+// fail, so concurrent attempts, on any replica, each see a distinct count.
+func (s *Store) AddFailures(ctx context.Context, keys []string, bucket, first int64, delta int, expires time.Time) ([]int, error) {
+	totals := make([]int, len(keys))
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		for i, key := range keys {
+			row := ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: delta, ExpiresAt: expires.UTC()}
+			if err := s.db(ctx).Clauses(clause.OnConflict{
+				Columns:   []clause.Column{{Name: "subject_key"}, {Name: "bucket"}},
+				DoUpdates: clause.Assignments(map[string]any{"count": gorm.Expr("count + ?", delta)}),
+			}).Create(&row).Error; err != nil {
+				return err
+			}
+			var total int64
+			if err := s.db(ctx).Model(&ThrottleCounter{}).Where("subject_key = ? AND bucket >= ?", key, first).
+				Select("COALESCE(SUM(count), 0)").Scan(&total).Error; err != nil {
+				return err
+			}
+			totals[i] = int(total)
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("storage: throttle count: %w", err)
+		return nil, fmt.Errorf("storage: throttle count: %w", err)
 	}
-	var total int64
-	err = s.db(ctx).Model(&ThrottleCounter{}).Where("subject_key = ? AND bucket >= ?", key, first).
-		Select("COALESCE(SUM(count), 0)").Scan(&total).Error
-	if err != nil {
-		return 0, fmt.Errorf("storage: throttle sum: %w", err)
-	}
-	return int(total), nil
+	return totals, nil
 }
 
 // Lock locks key until until (extending, never shortening, an existing lock).
@@ -49,14 +59,6 @@ func (s *Store) Lock(ctx context.Context, key string, until time.Time) error {
 	}).Create(&row).Error
 	if err != nil {
 		return fmt.Errorf("storage: throttle lock: %w", err)
-	}
-	return nil
-}
-
-// ResetFailures forgets the failures counted for key (after a successful sign-in).
-func (s *Store) ResetFailures(ctx context.Context, key string) error {
-	if err := s.db(ctx).Where("subject_key = ?", key).Delete(&ThrottleCounter{}).Error; err != nil {
-		return fmt.Errorf("storage: throttle reset: %w", err)
 	}
 	return nil
 }
