@@ -29,7 +29,7 @@ func startAD(t *testing.T, backend string, s *testrig.Slapd, tune func(*ldapdir.
 		}
 		c.LDAP.SetDefaults()
 	})
-	secret := srv.Client("app", []string{"password_ad", "refresh_token"}, []string{"openid", "profile", "offline_access"})
+	secret := srv.Client("app", []string{"password_ad", "refresh_token"}, []string{"openid", "profile", "phone", "offline_access"})
 	return srv, secret
 }
 

@@ -1,14 +1,24 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/testclock"
+	"github.com/lingpai/lingpai/internal/upstream/smsgw"
+	"github.com/lingpai/lingpai/internal/upstream/smsgw/smsgwtest"
+	"github.com/lingpai/lingpai/internal/upstream/wechat"
+	"github.com/lingpai/lingpai/internal/upstream/wechat/wechattest"
+	"github.com/lingpai/lingpai/server"
 )
 
 // verifications counts the password checks that ran, from the audit log: every check ends in a
@@ -96,4 +106,78 @@ func TestParallelGuessesPerIP(t *testing.T) {
 			t.Fatalf("%d verifications from one IP, want at most %d", failed, ipMax)
 		}
 	})
+}
+
+// TestClaimsFollowScopes: every grant with a user puts a claim into the id_token and the access
+// token only when a scope that OIDC Core 5.4 maps it to was granted.
+func TestClaimsFollowScopes(t *testing.T) {
+	hook := smsgwtest.NewWebhook(t, "hook-secret")
+	wx := wechattest.New(t)
+	wx.AddApp("wxweb", "web-secret", true)
+	autoRegister := true
+	clock := testclock.New(time.Now().UTC())
+	s := lingpaitest.Start(t, "sqlite", func(c *config.Config) {
+		c.Grants.Enabled = append(c.Grants.Enabled, "sms", "wechat")
+		c.SMS = &config.SMS{Config: smsgw.Config{Provider: "webhook", Webhook: smsgw.Webhook{URL: hook.URL, Secret: "hook-secret"}}}
+		c.SMS.Config.SetDefaults()
+		smsDefaults(c.SMS)
+		c.SMS.HourlyLimit, c.SMS.DailyLimit = 50, 50
+		c.WeChat = &wechat.Config{APIBaseURL: wx.URL, Timeout: 2 * time.Second, AutoRegister: &autoRegister,
+			Apps: []wechat.App{{ID: "site", AppID: "wxweb", Secret: "web-secret", Type: "oauth"}}}
+	}, server.WithClock(clock.Now))
+	all := []string{"password", "sms", "wechat"}
+	secret := s.Client("every", all, []string{"openid", "profile", "email", "phone", "api1"})
+	const phone = "+8613800138000"
+	if _, err := s.App.Accounts.CreateUser(context.Background(), accounts.NewUser{Username: "lily", Password: "lily-password",
+		Phone: phone, Name: "Lily", Email: "lily@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	form := map[string]func(t *testing.T) url.Values{
+		"password": func(*testing.T) url.Values { return url.Values{"username": {"lily"}, "password": {"lily-password"}} },
+		"wechat":   func(*testing.T) url.Values { return url.Values{"code": {wx.IssueCode("wxweb", "o-lily", "u-lily")}} },
+		"sms": func(t *testing.T) url.Values {
+			if r := s.Post("/connect/sms/code", url.Values{"phone": {phone}}, "every", secret); r.Status != 200 {
+				t.Fatalf("sms code: %d %s", r.Status, r.Raw)
+			}
+			clock.Add(2 * time.Minute)
+			return url.Values{"phone": {phone}, "sms": {hook.Last(phone)}}
+		},
+	}
+	byScope := map[string][]string{
+		"profile": {"name", "preferred_username"},
+		"email":   {"email", "email_verified"},
+		"phone":   {"phone_number", "phone_number_verified"},
+	}
+	for _, gt := range all {
+		for _, scope := range []string{"openid", "api1", "openid profile", "openid email", "openid phone", "openid profile email phone"} {
+			t.Run(gt+"/"+scope, func(t *testing.T) {
+				f := form[gt](t)
+				f.Set("grant_type", gt)
+				f.Set("scope", scope)
+				r := s.Token("every", secret, f)
+				if r.Status != 200 {
+					t.Fatalf("%d %s", r.Status, r.Raw)
+				}
+				tokens := map[string]map[string]any{"access_token": jwtPart(t, r.Str("access_token"), 1)}
+				if strings.Contains(scope, "openid") {
+					tokens["id_token"] = jwtPart(t, r.Str("id_token"), 1)
+				}
+				granted := strings.Fields(scope)
+				for sc, names := range byScope {
+					for _, n := range names {
+						for kind, claims := range tokens {
+							_, has := claims[n]
+							if has && !slices.Contains(granted, sc) {
+								t.Errorf("%s carries %s without scope %s", kind, n, sc)
+							}
+							// The local user has all three; a WeChat user has no e-mail or phone.
+							if !has && slices.Contains(granted, sc) && kind == "id_token" && gt != "wechat" && n != "name" {
+								t.Errorf("%s lacks %s with scope %s", kind, n, sc)
+							}
+						}
+					}
+				}
+			})
+		}
+	}
 }
