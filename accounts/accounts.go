@@ -36,6 +36,7 @@ type Store interface {
 	IdentitiesOf(ctx context.Context, userID string) ([]storage.Identity, error)
 	LinkIdentity(ctx context.Context, id *storage.Identity) error
 	UpdateIdentityClaims(ctx context.Context, id string, claims []byte) error
+	RevokeSubject(ctx context.Context, subject string) error
 }
 
 // Service is the local account directory.

@@ -67,12 +67,21 @@ func (s *Service) SetPassword(ctx context.Context, username, pw string) error {
 	return s.store.SaveUser(ctx, u)
 }
 
-// SetDisabled disables or re-enables a user.
+// SetDisabled disables or re-enables a user. Disabling also revokes every token family and login
+// session of the user, in the same transaction: enabling the user later starts from nothing.
 func (s *Service) SetDisabled(ctx context.Context, username string, disabled bool) error {
-	u, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
-	if err != nil {
-		return err
-	}
-	u.Disabled = disabled
-	return s.store.SaveUser(ctx, u)
+	return s.store.Transaction(ctx, func(ctx context.Context) error {
+		u, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
+		if err != nil {
+			return err
+		}
+		u.Disabled = disabled
+		if err := s.store.SaveUser(ctx, u); err != nil {
+			return err
+		}
+		if !disabled {
+			return nil
+		}
+		return s.store.RevokeSubject(ctx, u.ID)
+	})
 }

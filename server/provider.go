@@ -187,7 +187,15 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 			fc.AuthorizeEndpointHandlers = append(fc.AuthorizeEndpointHandlers, s.authorize)
 		}
 	}
-	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc}}
+	// Grants with a Rechecker are those whose subject is a lingpai account: their tokens die with it.
+	userGrants := map[string]bool{}
+	for gt := range recheckers {
+		userGrants[gt] = true
+	}
+	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{
+		&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
+		&grants.ActiveSubject{Accounts: d.accounts, GrantTypes: userGrants}, // after the validator, whose session it reads
+	}
 	fc.RevocationHandlers = fosite.RevocationHandlers{&oauth2.TokenRevocationHandler{
 		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
 	}}

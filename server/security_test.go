@@ -19,6 +19,7 @@ import (
 	"github.com/lingpai/lingpai/internal/upstream/wechat"
 	"github.com/lingpai/lingpai/internal/upstream/wechat/wechattest"
 	"github.com/lingpai/lingpai/server"
+	"github.com/lingpai/lingpai/storage"
 )
 
 // verifications counts the password checks that ran, from the audit log: every check ends in a
@@ -180,4 +181,58 @@ func TestClaimsFollowScopes(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestDisabledUserTokensDie: disabling a user revokes their token families and login sessions, and
+// introspection answers active:false for a disabled or deleted user's token; enabling the user
+// again does not bring the old tokens back.
+func TestDisabledUserTokensDie(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		s := lingpaitest.Start(t, backend, nil)
+		secret := s.Client("app", []string{"password", "refresh_token"}, []string{"openid", "offline_access", "api1"})
+		s.User("dora", "dora-password")
+		tok := s.Token("app", secret, url.Values{"grant_type": {"password"}, "username": {"dora"}, "password": {"dora-password"}})
+		if tok.Status != 200 {
+			t.Fatalf("%d %s", tok.Status, tok.Raw)
+		}
+		// A login session of the same user (as the sign-in page makes).
+		ctx := context.Background()
+		u, err := s.Store.UserByUsername(ctx, "dora")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store.CreateLoginSession(ctx, "dora-cookie", &storage.LoginSession{SID: "sid-dora", UserID: u.ID, AuthTime: time.Now().UTC(),
+			AMR: "pwd", ExpiresAt: time.Now().Add(time.Hour).UTC()}); err != nil {
+			t.Fatal(err)
+		}
+		// Disabled in the database directly (as an operator's tool might): introspection checks the user.
+		if err := s.Store.DB(ctx).Model(&storage.User{}).Where("id = ?", u.ID).Update("disabled", true).Error; err != nil {
+			t.Fatal(err)
+		}
+		if active(t, s, "app", secret, tok.Str("access_token")) {
+			t.Error("access token of a disabled user introspects active")
+		}
+		if err := s.Store.DB(ctx).Model(&storage.User{}).Where("id = ?", u.ID).Update("disabled", false).Error; err != nil {
+			t.Fatal(err)
+		}
+		if !active(t, s, "app", secret, tok.Str("access_token")) {
+			t.Fatal("access token inactive for an active user")
+		}
+		// Disabled through accounts (lingpai user disable), then enabled again.
+		if err := s.App.Accounts.SetDisabled(ctx, "dora", true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.App.Accounts.SetDisabled(ctx, "dora", false); err != nil {
+			t.Fatal(err)
+		}
+		if active(t, s, "app", secret, tok.Str("access_token")) {
+			t.Error("access token survived disabling")
+		}
+		if r := s.Token("app", secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.Str("refresh_token")}}); r.Status != 400 {
+			t.Errorf("refresh token untried while disabled works after enable: %d %s", r.Status, r.Raw)
+		}
+		if _, err := s.Store.LoginSessionByCookie(ctx, "dora-cookie", time.Now()); err == nil {
+			t.Fatal("login session survived disabling")
+		}
+	})
 }

@@ -46,7 +46,7 @@ type requestRow struct {
 	RequestID       string    `gorm:"size:64;not null;index"`
 	RequestedAt     time.Time `gorm:"not null"`
 	ClientID        string    `gorm:"size:191;not null;index"`
-	Subject         string    `gorm:"size:191;not null"`
+	Subject         string    `gorm:"size:191;not null;index"` // indexed: disabling a user revokes by subject
 	Scopes          string    `gorm:"type:text;not null"`
 	GrantedScopes   string    `gorm:"type:text;not null"`
 	Audience        string    `gorm:"type:text;not null"`
