@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/lingpai/lingpai/storage"
 )
+
+// MaxUsernameBytes is the longest username accepted (handlers.InputLimits["username"]); its
+// normalised form always fits the users column (191 characters).
+const MaxUsernameBytes = 128
 
 // ErrWeakPassword is returned for a password too short to be worth storing.
 var ErrWeakPassword = errors.New("accounts: password must be at least 8 characters")
@@ -25,6 +30,9 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*storage.User, er
 	name := NormalizeUsername(nu.Username)
 	if name == "" {
 		return nil, errors.New("accounts: username is required")
+	}
+	if len(nu.Username) > MaxUsernameBytes || utf8.RuneCountInString(name) > 191 {
+		return nil, fmt.Errorf("accounts: username is longer than %d bytes", MaxUsernameBytes)
 	}
 	u := &storage.User{Username: &name, Name: nu.Name, Email: nu.Email}
 	if nu.Password != "" {

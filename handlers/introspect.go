@@ -26,6 +26,14 @@ type Introspect struct {
 func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	info := reqctx.From(ctx)
+	if err := r.ParseForm(); err != nil {
+		WriteError(w, errBadForm)
+		return
+	}
+	if err := checkLengths(r.PostForm); err != nil {
+		WriteError(w, err)
+		return
+	}
 	if !clientCredentialsAsBasic(r) {
 		info.Add(slog.String("outcome", "invalid_client"))
 		WriteError(w, errClientAuthRequired)

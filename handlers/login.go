@@ -54,6 +54,12 @@ func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 		render(http.StatusForbidden, "signin.csrf")
 		return
 	}
+	if checkLengths(r.PostForm) != nil {
+		// The one sign-in failure message: a length says nothing about whether the account exists.
+		reqctx.From(ctx).Add(slog.String("outcome", "invalid_request"))
+		render(http.StatusBadRequest, "signin.bad")
+		return
+	}
 	data.Username = r.PostForm.Get("username")
 	sub, err := h.Authenticate(ctx, data.Username, r.PostForm.Get("password"))
 	if errors.Is(err, fosite.ErrNotFound) {

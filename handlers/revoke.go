@@ -30,6 +30,10 @@ func (h *Revoke) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, errBadForm)
 		return
 	}
+	if err := checkLengths(r.PostForm); err != nil {
+		WriteError(w, err)
+		return
+	}
 	clientID := r.PostForm.Get("client_id")
 	if clientID == "" {
 		clientID, _ = url.QueryUnescape(basicID)

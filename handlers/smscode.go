@@ -35,6 +35,10 @@ func (h *SMSCode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, errBadForm)
 		return
 	}
+	if err := checkLengths(r.PostForm); err != nil {
+		WriteError(w, err)
+		return
+	}
 	client, err := h.Authenticate(ctx, r)
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)

@@ -62,6 +62,11 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, errBadForm)
 		return
 	}
+	if err := checkLengths(r.PostForm); err != nil {
+		info.Add(slog.String("outcome", "invalid_request"))
+		WriteError(w, err)
+		return
+	}
 	grant := r.PostForm.Get("grant_type")
 	info.Add(slog.String("grant_type", grant))
 	if grant != "" && !h.Enabled[grant] {

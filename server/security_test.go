@@ -236,3 +236,43 @@ func TestDisabledUserTokensDie(t *testing.T) {
 		}
 	})
 }
+
+// TestLongInputs: an input over its documented limit is 400 invalid_request on every backend
+// (never a 500 from a column too short), and a username at the limit is still throttled.
+func TestLongInputs(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		s := lingpaitest.Start(t, backend, func(c *config.Config) { c.Throttle.MaxFailures = 2 })
+		secret := s.Client("app", []string{"password"}, []string{"api1"})
+		long := func(n int) string { return strings.Repeat("a", n) }
+		cases := []struct {
+			name string
+			form url.Values
+		}{
+			{"username 183", url.Values{"grant_type": {"password"}, "username": {long(183)}, "password": {"x"}}},
+			{"username 129", url.Values{"grant_type": {"password"}, "username": {long(129)}, "password": {"x"}}},
+			{"password 1025", url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {long(1025)}}},
+			{"scope 2049", url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {"x"}, "scope": {long(2049)}}},
+			{"phone 33", url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {"x"}, "phone": {long(33)}}},
+			{"refresh_token 1025", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {long(1025)}}},
+		}
+		for _, tc := range cases {
+			r := s.Token("app", secret, tc.form)
+			if r.Status != 400 || r.Str("error") != "invalid_request" {
+				t.Errorf("%s: %d %s, want 400 invalid_request", tc.name, r.Status, r.Raw)
+			}
+		}
+		if r := s.Post("/connect/introspect", url.Values{"token": {long(8193)}}, "app", secret); r.Status != 400 || r.Str("error") != "invalid_request" {
+			t.Errorf("introspect token 8193: %d %s", r.Status, r.Raw)
+		}
+		// At the limit: an ordinary failure, counted.
+		atLimit := url.Values{"grant_type": {"password"}, "username": {long(128)}, "password": {"x"}}
+		for range 2 {
+			if r := s.Token("app", secret, atLimit); r.Status != 400 || r.Str("error") != "invalid_grant" {
+				t.Fatalf("username 128: %d %s", r.Status, r.Raw)
+			}
+		}
+		if !strings.Contains(s.Logs.String(), `"event":"account.throttled"`) {
+			t.Error("failures of a 128-byte username were not counted")
+		}
+	})
+}
