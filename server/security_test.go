@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -275,4 +276,27 @@ func TestLongInputs(t *testing.T) {
 			t.Error("failures of a 128-byte username were not counted")
 		}
 	})
+}
+
+// TestUserinfoRefusesTokenInQuery: an access token in the URL (RFC 6750 section 2.3) is refused
+// (RFC 9700 section 4.3.2); the header and the form body still work.
+func TestUserinfoRefusesTokenInQuery(t *testing.T) {
+	s := lingpaitest.Start(t, "sqlite", nil)
+	secret := s.Client("app", []string{"password"}, []string{"openid", "profile"})
+	s.User("quinn", "quinn-password")
+	tok := s.Token("app", secret, url.Values{"grant_type": {"password"}, "username": {"quinn"}, "password": {"quinn-password"}}).Str("access_token")
+	header := mustReq(t, http.MethodGet, s.URL+"/connect/userinfo", "", "")
+	header.Header.Set("Authorization", "Bearer "+tok)
+	body := mustReq(t, http.MethodPost, s.URL+"/connect/userinfo", url.Values{"access_token": {tok}}.Encode(), "application/x-www-form-urlencoded")
+	for name, req := range map[string]*http.Request{"header": header, "form body": body} {
+		if r := s.Do(req); r.Status != 200 || r.Str("sub") == "" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
+		}
+	}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		r := s.Do(mustReq(t, method, s.URL+"/connect/userinfo?access_token="+url.QueryEscape(tok), "", "application/x-www-form-urlencoded"))
+		if r.Status != 400 || r.Str("error") != "invalid_request" {
+			t.Errorf("%s with the token in the query: %d %s, want 400 invalid_request", method, r.Status, r.Raw)
+		}
+	}
 }
