@@ -34,6 +34,11 @@ func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
+	if clientIDMismatch(r) {
+		info.Add(slog.String("outcome", "invalid_request"))
+		WriteError(w, errClientIDMismatch)
+		return
+	}
 	if !clientCredentialsAsBasic(r) {
 		info.Add(slog.String("outcome", "invalid_client"))
 		WriteError(w, errClientAuthRequired)

@@ -300,3 +300,38 @@ func TestUserinfoRefusesTokenInQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditLogsTheAuthenticatedClient: a body client_id that contradicts the Basic credentials is
+// invalid_request, and the log never names a client that did not authenticate.
+func TestAuditLogsTheAuthenticatedClient(t *testing.T) {
+	s := lingpaitest.Start(t, "sqlite", nil)
+	secret := s.Client("clientA", []string{"password", "client_credentials"}, []string{"api1"})
+	s.Client("clientB", []string{"password"}, []string{"api1"})
+	s.User("rita", "rita-password")
+	form := url.Values{"grant_type": {"password"}, "username": {"rita"}, "password": {"rita-password"}, "client_id": {"clientB"}}
+	if r := s.Token("clientA", secret, form); r.Status != 400 || r.Str("error") != "invalid_request" {
+		t.Errorf("contradicting client_id: %d %s, want 400 invalid_request", r.Status, r.Raw)
+	}
+	for _, path := range []string{"/connect/introspect", "/connect/revocation"} {
+		if r := s.Post(path, url.Values{"token": {"x"}, "client_id": {"clientB"}}, "clientA", secret); r.Status != 400 || r.Str("error") != "invalid_request" {
+			t.Errorf("%s with a contradicting client_id: %d %s", path, r.Status, r.Raw)
+		}
+	}
+	// Wrong password with the same client_id as Basic: allowed, logged as clientA.
+	form.Set("client_id", "clientA")
+	form.Set("password", "wrong")
+	if r := s.Token("clientA", secret, form); r.Status != 400 || r.Str("error") != "invalid_grant" {
+		t.Errorf("wrong password: %d %s", r.Status, r.Raw)
+	}
+	// An unauthenticated client_id (wrong secret) is not written as the request's client.
+	if r := s.Token("clientB", "not-the-secret", url.Values{"grant_type": {"client_credentials"}}); r.Status != 401 {
+		t.Errorf("wrong secret: %d %s", r.Status, r.Raw)
+	}
+	logs := s.Logs.String()
+	if strings.Contains(logs, `"client_id":"clientB"`) {
+		t.Errorf("log blames clientB, which never authenticated:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"event":"signin.failed"`) || !strings.Contains(logs, `"client_id":"clientA"`) {
+		t.Errorf("the sign-in failure is not logged with clientA:\n%s", logs)
+	}
+}
