@@ -30,6 +30,7 @@ func (e *env) clientCreate(args []string) error {
 	requirePKCE := fs.Bool("require-pkce", false, "require PKCE for this client's authorization codes")
 	skipConsent := fs.Bool("skip-consent", false, "first-party client: no consent page")
 	trustOpenID := fs.Bool("trust-wechat-openid", false, "may assert a WeChat openId without a code (trusted backends only)")
+	canIntrospect := fs.Bool("can-introspect", false, "resource server: may introspect any client's access tokens")
 	return e.withStore(fs, cfgPath, args, func() error {
 		if *id == "" || *grantTypes == "" {
 			return usageError("client create: --id and --grant-types are required")
@@ -39,6 +40,9 @@ func (e *env) clientCreate(args []string) error {
 		}
 		if *public && *trustOpenID {
 			return usageError("client create: --trust-wechat-openid needs a confidential client")
+		}
+		if *public && *canIntrospect {
+			return usageError("client create: --can-introspect needs a confidential client")
 		}
 		return nil
 	}, func(cfg *config.Config, st *storage.Store) error {
@@ -52,6 +56,7 @@ func (e *env) clientCreate(args []string) error {
 			ID: *id, Name: *name, Public: *public, GrantTypes: gts, Scopes: splitList(*scopes),
 			RedirectURIs: splitList(*redirects), PostLogoutRedirectURIs: splitList(*postLogout), Audience: splitList(*audience),
 			RequirePKCE: *requirePKCE || *public, SkipConsent: *skipConsent, TrustWeChatOpenID: *trustOpenID,
+			CanIntrospect: *canIntrospect,
 		}
 		if c.Name == "" {
 			c.Name = c.ID
@@ -142,9 +147,9 @@ func (e *env) clientShow(args []string) error {
 				secret = "hashed (generated, fast)"
 			}
 		}
-		fmt.Fprintf(e.stdout, "id: %s\nname: %s\npublic: %v\nsecret: %s\ngrant_types: %s\nscopes: %s\nredirect_uris: %s\npost_logout_redirect_uris: %s\naudience: %s\nrequire_pkce: %v\nskip_consent: %v\ntrust_wechat_openid: %v\ncreated_at: %s\n",
+		fmt.Fprintf(e.stdout, "id: %s\nname: %s\npublic: %v\nsecret: %s\ngrant_types: %s\nscopes: %s\nredirect_uris: %s\npost_logout_redirect_uris: %s\naudience: %s\nrequire_pkce: %v\nskip_consent: %v\ntrust_wechat_openid: %v\ncan_introspect: %v\ncreated_at: %s\n",
 			c.ID, c.Name, c.Public, secret, join(c.GrantTypes), join(c.Scopes), join(c.RedirectURIs), join(c.PostLogoutRedirectURIs),
-			join(c.Audience), c.RequirePKCE, c.SkipConsent, c.TrustWeChatOpenID, c.CreatedAt.Format(time.RFC3339))
+			join(c.Audience), c.RequirePKCE, c.SkipConsent, c.TrustWeChatOpenID, c.CanIntrospect, c.CreatedAt.Format(time.RFC3339))
 		return nil
 	})
 }

@@ -34,7 +34,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	r.Use(met.Middleware)
 	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
 		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) }})
-	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy}).Methods(http.MethodPost)
+	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy, Client: d.store.GetClient}).Methods(http.MethodPost)
 	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}).Methods(http.MethodPost)
 	web, err := b.web(ctx, d, provider, built)
 	if err != nil {

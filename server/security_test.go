@@ -335,3 +335,43 @@ func TestAuditLogsTheAuthenticatedClient(t *testing.T) {
 		t.Errorf("the sign-in failure is not logged with clientA:\n%s", logs)
 	}
 }
+
+// TestIntrospectionPolicy: a client introspects its own tokens and access tokens whose aud names
+// it; a resource server registered with can_introspect introspects any access token; anything
+// else, and any other client's refresh token, is {"active":false} (RFC 7662 section 2.2).
+func TestIntrospectionPolicy(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		s := lingpaitest.Start(t, backend, nil)
+		appSecret := s.Client("app", []string{"password", "refresh_token"}, []string{"offline_access", "api1"},
+			func(c *storage.Client) { c.Audience = []string{"api-rs"} })
+		otherSecret := s.Client("other", []string{"client_credentials"}, []string{"api1"})
+		audSecret := s.Client("api-rs", []string{"client_credentials"}, []string{"api1"})
+		rsSecret := s.Client("gateway", []string{"client_credentials"}, []string{"api1"}, func(c *storage.Client) { c.CanIntrospect = true })
+		s.User("sam", "sam-password")
+		tok := s.Token("app", appSecret, url.Values{"grant_type": {"password"}, "username": {"sam"}, "password": {"sam-password"}})
+		at, rt := tok.Str("access_token"), tok.Str("refresh_token")
+		cases := []struct {
+			client, secret, token string
+			want                  bool
+		}{
+			{"app", appSecret, at, true},
+			{"app", appSecret, rt, true},
+			{"api-rs", audSecret, at, true},   // aud names it
+			{"api-rs", audSecret, rt, false},  // refresh tokens: own client only
+			{"gateway", rsSecret, at, true},   // can_introspect
+			{"gateway", rsSecret, rt, false},  // refresh tokens: own client only
+			{"other", otherSecret, at, false}, // neither owner nor audience
+			{"other", otherSecret, rt, false},
+		}
+		for _, tc := range cases {
+			r := s.Post("/connect/introspect", url.Values{"token": {tc.token}}, tc.client, tc.secret)
+			got, _ := r.Body["active"].(bool)
+			if r.Status != 200 || got != tc.want {
+				t.Errorf("%s introspecting %.12s…: %d %s, want active=%v", tc.client, tc.token, r.Status, r.Raw, tc.want)
+			}
+			if !tc.want && (r.Str("sub") != "" || r.Str("username") != "" || r.Str("scope") != "") {
+				t.Errorf("%s learnt about another client's token: %s", tc.client, r.Raw)
+			}
+		}
+	})
+}

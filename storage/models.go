@@ -86,8 +86,10 @@ type Client struct {
 	RequirePKCE            bool       `gorm:"not null"`
 	SkipConsent            bool       `gorm:"not null"`
 	TrustWeChatOpenID      bool       `gorm:"column:trust_wechat_openid;not null"`
-	CreatedAt              time.Time  `gorm:"not null"`
-	UpdatedAt              time.Time  `gorm:"not null"`
+	// CanIntrospect marks a resource server: it may introspect any client's access tokens.
+	CanIntrospect bool      `gorm:"not null;default:false"`
+	CreatedAt     time.Time `gorm:"not null"`
+	UpdatedAt     time.Time `gorm:"not null"`
 
 	defaultAudience []string `gorm:"-"`
 }
