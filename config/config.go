@@ -47,8 +47,8 @@ type Server struct {
 	// TrustedProxies lists proxy addresses (IPs or CIDRs) whose X-Forwarded-For is believed when
 	// working out the client IP for throttling; empty means the TCP peer is the client.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-	// AdminAddr, when set, is a second listener serving /metrics (and the health probes), so the
-	// metrics are not exposed with the public endpoints; the public address then has no /metrics.
+	// AdminAddr is a second listener serving /metrics (and the health probes), on loopback by
+	// default; the public address never serves /metrics. Empty turns the listener (and metrics) off.
 	AdminAddr string `yaml:"admin_addr"`
 }
 
@@ -105,7 +105,7 @@ func Default() *Config {
 	return &Config{
 		Server: Server{
 			Addr: "127.0.0.1:8080", Issuer: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10,
-			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
+			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second, AdminAddr: "127.0.0.1:9090",
 		},
 		Database: Database{Driver: "sqlite", DSN: "lingpai.db", MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute},
 		Tokens: Tokens{

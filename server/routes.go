@@ -18,7 +18,7 @@ import (
 )
 
 // router mounts every endpoint; the second handler is the admin listener's (nil when
-// server.admin_addr is empty).
+// server.admin_addr is empty: then nothing serves /metrics).
 func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite, built builtins) (http.Handler, http.Handler, error) {
 	cfg, logger, met := d.cfg, d.logger, d.metrics
 	healthy := func(ctx context.Context) error {
@@ -72,10 +72,10 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	}}
 	r.HandleFunc("/healthz", handlers.Health).Methods(http.MethodGet)
 	r.Handle("/readyz", ready).Methods(http.MethodGet)
+	// The public address never serves /metrics: its counters (SMS sends, upstream calls) would tell
+	// an outsider which requests reached a real account.
 	var admin http.Handler
-	if cfg.Server.AdminAddr == "" {
-		r.Handle("/metrics", met.Handler()).Methods(http.MethodGet)
-	} else {
+	if cfg.Server.AdminAddr != "" {
 		admin = adminRouter(met, ready)
 	}
 	r.NotFoundHandler = met.Instrument(metrics.Unmatched, http.HandlerFunc(handlers.NotFound))

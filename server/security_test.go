@@ -375,3 +375,32 @@ func TestIntrospectionPolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestNoEnumerationThroughSMSBudgetOrMetrics: every code request counts against sms.daily_budget
+// whether or not the phone has an account, so an exhausted budget answers alike for both; and the
+// public address never serves /metrics (server.admin_addr defaults to 127.0.0.1:9090).
+func TestNoEnumerationThroughSMSBudgetOrMetrics(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		r := startSMS(t, backend, func(s *config.SMS) { s.DailyBudget = 2; s.ResendInterval = time.Second })
+		for _, p := range []string{"+8613900000001", "+8613900000002"} { // no accounts
+			r.clock.Add(2 * time.Second)
+			if a := r.ask(p); a.Status != 200 {
+				t.Fatalf("unknown phone %s: %d %s", p, a.Status, a.Raw)
+			}
+		}
+		r.clock.Add(2 * time.Second)
+		known := r.ask("+8613800138000")
+		r.clock.Add(2 * time.Second)
+		unknown := r.ask("+8613900000003")
+		t.Logf("%s: budget 2 used by unknown phones; then registered phone %d, unknown phone %d", backend, known.Status, unknown.Status)
+		if known.Status != 429 || unknown.Status != 429 || known.Str("error") != unknown.Str("error") {
+			t.Errorf("budget exhausted: registered phone %d %s, unknown phone %d %s; want the same 429", known.Status, known.Raw, unknown.Status, unknown.Raw)
+		}
+		if r.Config.Server.AdminAddr != "127.0.0.1:9090" {
+			t.Errorf("server.admin_addr default %q, want 127.0.0.1:9090", r.Config.Server.AdminAddr)
+		}
+		if status, _ := scrape(t, r.URL+"/metrics"); status != http.StatusNotFound {
+			t.Errorf("public /metrics: %d, want 404", status)
+		}
+	})
+}

@@ -62,7 +62,7 @@ type App struct {
 	Config   *config.Config
 	Metrics  *metrics.Metrics
 	// AdminHandler serves /metrics, /healthz and /readyz on server.admin_addr; nil when that key
-	// is empty (then /metrics is on Handler).
+	// is empty (then /metrics is not served; Handler never serves it).
 	AdminHandler http.Handler
 }
 
