@@ -49,7 +49,7 @@ func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 		render(http.StatusOK, "")
 		return
 	}
-	if !h.Sessions.CheckCSRF(r, "login") {
+	if h.formForged(r, "login") {
 		reqctx.From(ctx).Add(slog.String("outcome", "csrf_rejected"))
 		render(http.StatusForbidden, "signin.csrf")
 		return

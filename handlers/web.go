@@ -50,6 +50,18 @@ type Web struct {
 	// VerifyIDToken checks an id_token_hint's signature (not its expiry) and returns its claims.
 	VerifyIDToken func(ctx context.Context, token string) ([]byte, error)
 	Now           func() time.Time
+	// CrossOrigin refuses cross-origin form posts (Go's http.CrossOriginProtection), on top of
+	// the CSRF tokens; nil checks nothing.
+	CrossOrigin interface{ Check(*http.Request) error }
+}
+
+// formForged reports a form post that is cross-origin or lacks this browser's CSRF token for
+// purpose.
+func (h *Web) formForged(r *http.Request, purpose string) bool {
+	if h.CrossOrigin != nil && h.CrossOrigin.Check(r) != nil {
+		return true
+	}
+	return !h.Sessions.CheckCSRF(r, purpose)
 }
 
 const authorizePath = "/connect/authorize"

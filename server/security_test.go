@@ -404,3 +404,100 @@ func TestNoEnumerationThroughSMSBudgetOrMetrics(t *testing.T) {
 		}
 	})
 }
+
+// signedInFlow signs a browser in on the plain sign-in page.
+func signedInFlow(t *testing.T, s *lingpaitest.Server, user, pass string) *flow {
+	t.Helper()
+	f := newFlow(t, s)
+	_, page := f.get("/account/login")
+	form := formFields(page)
+	form.Set("username", user)
+	form.Set("password", pass)
+	if resp, body := f.post("/account/login", form); resp.StatusCode != 200 {
+		t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
+	}
+	return f
+}
+
+func loginSessions(t *testing.T, s *lingpaitest.Server, userID string) int64 {
+	t.Helper()
+	var n int64
+	if err := s.Store.DB(context.Background()).Model(&storage.LoginSession{}).Where("user_id = ?", userID).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// plant copies the CSRF cookie of one browser into another, as an attacker able to set cookies
+// for the domain would.
+func plant(t *testing.T, from, to *flow, base string) {
+	t.Helper()
+	u, _ := url.Parse(base)
+	for _, c := range from.client.Jar.Cookies(u) {
+		if strings.Contains(c.Name, "csrf") {
+			to.client.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Path: "/"}})
+		}
+	}
+}
+
+// TestLogoutAndLoginCSRF: a GET of /connect/endsession without a valid id_token_hint asks for
+// confirmation instead of signing out; the confirmation is a POST whose CSRF token is bound to the
+// browser's session, so a cookie pair planted from another browser is refused (there and on the
+// sign-in page); cross-origin form posts are refused before anything else.
+func TestLogoutAndLoginCSRF(t *testing.T) {
+	s := lingpaitest.Start(t, "sqlite", nil)
+	s.Client("rp", []string{"authorization_code"}, []string{"openid"})
+	alice := s.User("alice", "wonderland-2026")
+	s.User("mallory", "mallory-password")
+	victim := signedInFlow(t, s, "alice", "wonderland-2026")
+
+	// Any site can make the browser GET this URL: it must not sign the user out by itself.
+	resp, page := victim.get("/connect/endsession")
+	if n := loginSessions(t, s, alice.ID); n != 1 || resp.StatusCode != 200 || !strings.Contains(page, `method="post"`) {
+		t.Errorf("GET endsession without a hint: %d, sessions left %d, page has a form: %v", resp.StatusCode, n, strings.Contains(page, `method="post"`))
+		victim = signedInFlow(t, s, "alice", "wonderland-2026")
+	}
+
+	// The attacker's own pair (cookie and token from their browser), planted in the victim's.
+	attacker := signedInFlow(t, s, "mallory", "mallory-password")
+	_, apage := attacker.get("/connect/endsession")
+	plant(t, attacker, victim, s.URL)
+	if resp, _ := victim.post("/connect/endsession", formFields(apage)); resp.StatusCode != http.StatusForbidden || loginSessions(t, s, alice.ID) != 1 {
+		t.Errorf("planted pair on the logout confirmation: %d, sessions left %d", resp.StatusCode, loginSessions(t, s, alice.ID))
+	}
+	_, lpage := attacker.get("/account/login")
+	plant(t, attacker, victim, s.URL)
+	login := formFields(lpage)
+	login.Set("username", "mallory")
+	login.Set("password", "mallory-password")
+	if resp, _ := victim.post("/account/login", login); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("planted pair on the sign-in page (login CSRF): %d, want 403", resp.StatusCode)
+	}
+
+	// A cross-origin form post is refused even with the browser's own valid pair.
+	fresh := newFlow(t, s)
+	_, fpage := fresh.get("/account/login")
+	own := formFields(fpage)
+	own.Set("username", "alice")
+	own.Set("password", "wonderland-2026")
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/account/login", strings.NewReader(own.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := fresh.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST to the sign-in page: %d, want 403", resp.StatusCode)
+	}
+
+	// The victim's own confirmation signs out.
+	victim = signedInFlow(t, s, "alice", "wonderland-2026")
+	before := loginSessions(t, s, alice.ID)
+	_, page = victim.get("/connect/endsession")
+	confirm := formFields(page)
+	if resp, _ := victim.post("/connect/endsession", confirm); resp.StatusCode != 200 || loginSessions(t, s, alice.ID) != before-1 {
+		t.Errorf("confirmed logout: %d, sessions %d before, %d after", resp.StatusCode, before, loginSessions(t, s, alice.ID))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -39,6 +40,7 @@ func (b *builder) web(ctx context.Context, d *parts, provider fosite.OAuth2Provi
 		Logger:        d.logger,
 		VerifyIDToken: d.keyring.VerifyJWS,
 		Now:           d.now,
+		CrossOrigin:   http.NewCrossOriginProtection(),
 	}, nil
 }
 
