@@ -27,7 +27,7 @@ Usage:
   lingpai migrate [--config FILE]
   lingpai client  create|list|show|delete ...
   lingpai user    create|set-password|disable|enable|list|link-wechat ...
-  lingpai keys    list|rotate
+  lingpai keys    list|rotate|reencrypt
   lingpai gc      [--config FILE]      delete expired rows now, print counts
   lingpai healthcheck [--url URL]      probe /healthz (the container HEALTHCHECK)
 Every subcommand takes --config FILE (default ./config.yaml). Run "lingpai CMD -h" for its flags.
@@ -65,7 +65,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, opts ...
 			"enable": e.userDisable(false), "list": e.userList, "link-wechat": e.userLinkWechat,
 		})
 	case "keys":
-		err = e.sub(args[1:], map[string]func([]string) error{"list": e.keysList, "rotate": e.keysRotate})
+		err = e.sub(args[1:], map[string]func([]string) error{"list": e.keysList, "rotate": e.keysRotate, "reencrypt": e.keysReencrypt})
 	case "gc":
 		err = e.gc(args[1:])
 	case "healthcheck":
@@ -137,11 +137,21 @@ func (e *env) openStore(cfgPath string) (*config.Config, *storage.Store, error) 
 	return cfg, st, nil
 }
 
+// systemSecrets is security.secrets as storage.Options takes them.
+func systemSecrets(cfg *config.Config) [][]byte {
+	var out [][]byte
+	for _, s := range cfg.Security.Secrets {
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*storage.Store, error) {
 	st, err := storage.Open(storage.Options{Logger: logger,
 		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, MaxOpenConns: cfg.Database.MaxOpenConns,
 		MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{strings.TrimRight(cfg.Server.Issuer, "/") + "/resources"},
+		Secrets: systemSecrets(cfg),
 	})
 	if err != nil {
 		return nil, err

@@ -74,3 +74,23 @@ func TestBadConfigNamesKey(t *testing.T) {
 		t.Fatalf("exit %d, %q", code, errOut)
 	}
 }
+
+// keys reencrypt seals the rows written before security.secrets was set; without a secret it
+// refuses, naming the key.
+func TestKeysReencrypt(t *testing.T) {
+	t.Setenv("LINGPAI_DATABASE_DSN", filepath.Join(t.TempDir(), "cli.db"))
+	cfg := filepath.Join("..", "config.yaml")
+	if _, _, code := run(t, "keys", "rotate", "--config", cfg); code != 0 {
+		t.Fatalf("keys rotate exit %d", code)
+	}
+	if _, errOut, code := run(t, "keys", "reencrypt", "--config", cfg); code == 0 || !strings.Contains(errOut, "security.secrets") {
+		t.Fatalf("without a secret: exit %d %q", code, errOut)
+	}
+	t.Setenv("LINGPAI_SECURITY_SECRETS", strings.Repeat("s", 32))
+	if out, errOut, code := run(t, "keys", "reencrypt", "--config", cfg); code != 0 || !strings.Contains(out, "re-encrypted 1 rows") {
+		t.Fatalf("reencrypt: exit %d %q %q", code, out, errOut)
+	}
+	if out, _, code := run(t, "keys", "list", "--config", cfg); code != 0 || !strings.Contains(out, "active") {
+		t.Fatalf("keys list after reencrypt: %d %q", code, out)
+	}
+}

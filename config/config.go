@@ -33,8 +33,19 @@ type Config struct {
 	// LDAP is required when grants.enabled lists password_ad.
 	LDAP *ldapdir.Config `yaml:"ldap"`
 
-	demo    bool    // serve --demo: development-only choices (the log SMS provider) are allowed
-	Janitor Janitor `yaml:"janitor"`
+	demo     bool     // serve --demo: development-only choices (the log SMS provider) are allowed
+	Janitor  Janitor  `yaml:"janitor"`
+	Security Security `yaml:"security"`
+}
+
+// Security holds the system secrets that encrypt key material at rest (signing keys, the HMAC,
+// CSRF and SMS-code secrets) with AES-GCM. The first secret encrypts; every one decrypts, so a
+// new secret is put first and the old one kept until `lingpai keys reencrypt` has run.
+type Security struct {
+	Secrets []string `yaml:"secrets"`
+	// SecretsFile reads the secrets from a file, one per line (Docker/Kubernetes secrets); they
+	// come before any in Secrets.
+	SecretsFile string `yaml:"secrets_file"`
 }
 
 // Server is the HTTP side.
@@ -214,6 +225,19 @@ func (c *Config) resolveFiles() error {
 			return fmt.Errorf("config: database.dsn_file: %w", err)
 		}
 		c.Database.DSN = strings.TrimSpace(string(b))
+	}
+	if c.Security.SecretsFile != "" {
+		b, err := os.ReadFile(c.Security.SecretsFile)
+		if err != nil {
+			return fmt.Errorf("config: security.secrets_file: %w", err)
+		}
+		var fromFile []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				fromFile = append(fromFile, line)
+			}
+		}
+		c.Security.Secrets = append(fromFile, c.Security.Secrets...)
 	}
 	if c.Tokens.SecretFile != "" {
 		b, err := os.ReadFile(c.Tokens.SecretFile)

@@ -75,6 +75,10 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	if err := checkEnabled(cfg, b.custom); err != nil {
 		return nil, err
 	}
+	if !store.EncryptsAtRest() {
+		logger.WarnContext(ctx, "security.secrets is not set: private signing keys and the HMAC, CSRF and SMS secrets are stored in the database in plaintext",
+			"event", "security.plaintext_key_material")
+	}
 	d, err := b.parts(ctx, cfg, store, logger)
 	if err != nil {
 		return nil, err

@@ -34,6 +34,9 @@ type Options struct {
 	// Logger receives failures that no caller can see (a family revocation after a detected reuse
 	// runs after the failing request's rollback); nil discards them.
 	Logger *slog.Logger
+	// Secrets are security.secrets: the first encrypts key material at rest, every one decrypts.
+	// None: key material is stored in plaintext (and plaintext rows are always read).
+	Secrets [][]byte
 }
 
 // Store is the GORM-backed implementation of every storage interface lingpai uses.
@@ -43,10 +46,15 @@ type Store struct {
 	opts    Options
 	clients clientCache
 	now     func() time.Time
+	seal    *sealer // key material at rest (Options.Secrets)
 }
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).
 func Open(opts Options) (*Store, error) {
+	seal, err := newSealer(opts.Secrets)
+	if err != nil {
+		return nil, err
+	}
 	var dial gorm.Dialector
 	switch opts.Driver {
 	case "sqlite":
@@ -87,7 +95,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.ConnMaxLifetime > 0 {
 		sqlDB.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	}
-	s := &Store{gdb: gdb, driver: opts.Driver, opts: opts, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{gdb: gdb, driver: opts.Driver, opts: opts, now: func() time.Time { return time.Now().UTC() }, seal: seal}
 	s.clients.ttl = opts.ClientCacheTTL
 	return s, nil
 }
