@@ -50,6 +50,28 @@ func (s *Store) AddFailures(ctx context.Context, keys []string, bucket, first in
 	return totals, nil
 }
 
+// SumCounters returns each key's total over the buckets from first on. It reads in a transaction
+// like AddFailures, whose statement it shares: with SQLite's one connection, a statement prepared
+// outside a transaction while a transaction waits for the same statement would deadlock.
+func (s *Store) SumCounters(ctx context.Context, keys []string, first int64) ([]int, error) {
+	totals := make([]int, len(keys))
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		for i, key := range keys {
+			var total int64
+			if err := s.db(ctx).Model(&ThrottleCounter{}).Where("subject_key = ? AND bucket >= ?", key, first).
+				Select("COALESCE(SUM(count), 0)").Scan(&total).Error; err != nil {
+				return err
+			}
+			totals[i] = int(total)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: throttle sum: %w", err)
+	}
+	return totals, nil
+}
+
 // Lock locks key until until (extending, never shortening, an existing lock).
 func (s *Store) Lock(ctx context.Context, key string, until time.Time) error {
 	row := ThrottleLock{SubjectKey: key, LockedUntil: until.UTC()}

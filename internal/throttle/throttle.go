@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -22,6 +23,8 @@ type Store interface {
 	// the buckets from first on, atomically (one transaction), so concurrent callers see distinct
 	// counts.
 	AddFailures(ctx context.Context, keys []string, bucket, first int64, delta int, expires time.Time) ([]int, error)
+	// SumCounters returns each key's total over the buckets from first on.
+	SumCounters(ctx context.Context, keys []string, first int64) ([]int, error)
 	Lock(ctx context.Context, key string, until time.Time) error
 }
 
@@ -94,9 +97,13 @@ func (r *Regulator) buckets(now time.Time) (bucket, first int64) {
 }
 
 type limit struct {
-	key string
+	key string // slots: failures kept plus attempts in flight
 	max int
 }
+
+// failKey counts the failures alone, to tell a limit reached by failures (locked) from one
+// reached by attempts still being verified (wait for them).
+func failKey(key string) string { return "f" + key }
 
 func (r *Regulator) limits(account, ip string) []limit {
 	var ls []limit
@@ -118,28 +125,30 @@ type reservation struct {
 	expires time.Time
 }
 
-// reserve counts one attempt against each limit before the credential is checked. over lists the
-// limits this attempt exceeds (it must not run); reached those it fills exactly (a failure locks).
-func (r *Regulator) reserve(ctx context.Context, ls []limit) (res reservation, over, reached []limit, err error) {
+func (r *Regulator) window() (res reservation) {
 	now := r.now()
 	res.bucket, res.first = r.buckets(now)
 	res.expires = now.Add(r.opts.Window + r.opts.Window/15 + time.Minute)
+	return res
+}
+
+// reserve takes one slot of each limit before the credential is checked. over lists the limits
+// this attempt would exceed: it must not run.
+func (r *Regulator) reserve(ctx context.Context, ls []limit) (res reservation, over []limit, err error) {
+	res = r.window()
 	for _, l := range ls {
 		res.keys = append(res.keys, l.key)
 	}
 	totals, err := r.store.AddFailures(ctx, res.keys, res.bucket, res.first, 1, res.expires)
 	if err != nil {
-		return res, nil, nil, fmt.Errorf("throttle: reserve: %w", err)
+		return res, nil, fmt.Errorf("throttle: reserve: %w", err)
 	}
 	for i, l := range ls {
-		switch {
-		case totals[i] > l.max:
+		if totals[i] > l.max {
 			over = append(over, l)
-		case totals[i] == l.max:
-			reached = append(reached, l)
 		}
 	}
-	return res, over, reached, nil
+	return res, over, nil
 }
 
 // giveBack returns a reservation whose attempt did not fail. It runs even if the request was
@@ -152,6 +161,45 @@ func (r *Regulator) giveBack(ctx context.Context, res reservation) error {
 		return fmt.Errorf("throttle: give back: %w", err)
 	}
 	return nil
+}
+
+// fail records a failure (its slot stays taken) and locks the limits it fills.
+func (r *Regulator) fail(ctx context.Context, ls []limit, res reservation) (locked bool, err error) {
+	keys := make([]string, len(ls))
+	for i, l := range ls {
+		keys[i] = failKey(l.key)
+	}
+	totals, err := r.store.AddFailures(context.WithoutCancel(ctx), keys, res.bucket, res.first, 1, res.expires)
+	if err != nil {
+		return false, fmt.Errorf("throttle: count: %w", err)
+	}
+	var full []limit
+	for i, l := range ls {
+		if totals[i] >= l.max {
+			full = append(full, l)
+		}
+	}
+	return len(full) > 0, r.lock(ctx, full)
+}
+
+// failedOut lists the limits among over that failures alone have filled.
+func (r *Regulator) failedOut(ctx context.Context, over []limit) ([]limit, error) {
+	keys := make([]string, len(over))
+	for i, l := range over {
+		keys[i] = failKey(l.key)
+	}
+	res := r.window()
+	totals, err := r.store.SumCounters(ctx, keys, res.first)
+	if err != nil {
+		return nil, fmt.Errorf("throttle: count: %w", err)
+	}
+	var out []limit
+	for i, l := range over {
+		if totals[i] >= l.max {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 func (r *Regulator) lock(ctx context.Context, ls []limit) error {
@@ -171,24 +219,29 @@ func (r *Regulator) Fail(ctx context.Context, account, ip string) (locked bool, 
 	if len(ls) == 0 {
 		return false, nil
 	}
-	_, over, reached, err := r.reserve(ctx, ls)
+	res, _, err := r.reserve(ctx, ls)
 	if err != nil {
 		return false, err
 	}
-	full := append(over, reached...)
-	return len(full) > 0, r.lock(ctx, full)
+	return r.fail(ctx, ls, res)
 }
 
+// busyWait bounds how long an attempt waits for slots held by attempts still being verified
+// (right passwords give theirs back); past it the attempt is refused like a locked one.
+const busyWait = 5 * time.Second
+
 // Attempt runs verify under the regulator: the one sequence every credential check uses (the
-// password grant, the custom grants, the sign-in page, client authentication). The attempt is
-// counted before verify runs, atomically in the database, so parallel guesses on any number of
+// password grant, the custom grants, the sign-in page, client authentication). The attempt takes a
+// slot before verify runs, atomically in the database, so parallel guesses on any number of
 // replicas each take one of the limit's slots and at most throttle.max_failures (per account) and
-// throttle.ip_max_failures (per IP) of them are ever verified in a window; the rest are refused
-// (ErrLocked, wrapped) without running verify. An error of verify that failed reports as bad
-// credentials keeps its slot (a failure, and the one that fills a limit locks the key); success or
-// any other error (an upstream outage) gives the slot back. A success does not wipe earlier
-// failures, which age out of the window: wiping them would hand parallel guesses fresh slots.
-// lockedNow reports that this failure locked the account or IP.
+// throttle.ip_max_failures (per IP) wrong credentials are ever verified in a window. When failures
+// fill a limit the attempt is refused (ErrLocked, wrapped) without running verify; when attempts
+// still in flight hold the slots, it waits for them (up to busyWait), since right passwords give
+// their slots back. An error of verify that failed reports as bad credentials keeps its slot (a
+// failure; the one that fills a limit locks the key); success or any other error (an upstream
+// outage) gives the slot back. A success does not wipe earlier failures, which age out of the
+// window: wiping them would hand parallel guesses fresh slots. lockedNow reports that this
+// failure locked the account or IP.
 func (r *Regulator) Attempt(ctx context.Context, account, ip string, verify func() error, failed func(error) bool) (lockedNow bool, err error) {
 	if r == nil {
 		return false, verify()
@@ -200,23 +253,41 @@ func (r *Regulator) Attempt(ctx context.Context, account, ip string, verify func
 	if err := r.Check(ctx, account, ip); err != nil {
 		return false, err
 	}
-	res, over, reached, err := r.reserve(ctx, ls)
-	if err != nil {
-		return false, err
-	}
-	if len(over) > 0 {
-		// Refused: the slot is given back (a refusal is not a guess) and the lock made sure of, so
-		// later attempts stop at the cheap Check above.
-		return false, errors.Join(fmt.Errorf("%w: limit reached", ErrLocked), r.giveBack(ctx, res), r.lock(ctx, over))
+	deadline := time.Now().Add(busyWait)
+	var res reservation
+	for {
+		var over []limit
+		if res, over, err = r.reserve(ctx, ls); err != nil {
+			return false, err
+		}
+		if len(over) == 0 {
+			break
+		}
+		// Refused or waiting: the slot goes back either way (a refusal is not a guess).
+		if err := r.giveBack(ctx, res); err != nil {
+			return false, err
+		}
+		full, err := r.failedOut(ctx, over)
+		if err != nil {
+			return false, err
+		}
+		if len(full) > 0 || time.Now().After(deadline) {
+			// Locked for good measure, so later attempts stop at the cheap Check above.
+			return false, errors.Join(fmt.Errorf("%w: limit reached", ErrLocked), r.lock(ctx, full))
+		}
+		select {
+		case <-time.After(time.Duration(10+rand.IntN(30)) * time.Millisecond):
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 	}
 	verr := verify()
 	if verr != nil && failed(verr) {
-		if len(reached) > 0 {
-			if err := r.lock(ctx, reached); err != nil {
-				return false, err
-			}
+		locked, err := r.fail(ctx, ls, res)
+		if err != nil {
+			return false, err
 		}
-		return len(reached) > 0, verr
+		return locked, verr
 	}
 	if err := r.giveBack(ctx, res); err != nil {
 		return false, errors.Join(verr, err)

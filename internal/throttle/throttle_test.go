@@ -96,6 +96,26 @@ func TestRegulator(t *testing.T) {
 						t.Fatalf("long account not locked: %v", err)
 					}
 				}},
+				{"parallel right passwords all get through", func(t *testing.T, r *throttle.Regulator, c *clock) {
+					var wg sync.WaitGroup
+					var refused atomic.Int32
+					for range 12 { // four times max_failures, from one IP
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							if _, err := r.Attempt(ctx, "pwd:gina", "10.6.6.6", func() error {
+								time.Sleep(20 * time.Millisecond)
+								return nil
+							}, isBad); err != nil {
+								refused.Add(1)
+							}
+						}()
+					}
+					wg.Wait()
+					if refused.Load() != 0 {
+						t.Fatalf("%d of 12 parallel right passwords refused", refused.Load())
+					}
+				}},
 				{"parallel attempts verify at most max_failures", func(t *testing.T, r *throttle.Regulator, c *clock) {
 					var ran, okRuns atomic.Int32
 					var wg sync.WaitGroup
