@@ -42,6 +42,7 @@ type Store interface {
 	UserClaims(ctx context.Context, userID string) ([]storage.UserClaim, error)
 	UserLockedUntil(ctx context.Context, userID string) (time.Time, bool, error)
 	ReplacePasswordHash(ctx context.Context, userID string, old, hash []byte) (bool, error)
+	RevokeSubject(ctx context.Context, subject string) error
 }
 
 // Service is the local account directory.

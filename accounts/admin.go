@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/lingpai/lingpai/storage"
 )
+
+// MaxUsernameBytes is the longest username accepted (handlers.InputLimits["username"]); its
+// normalised form always fits the users column (191 characters).
+const MaxUsernameBytes = 128
 
 // ErrWeakPassword is returned for a password too short to be worth storing.
 var ErrWeakPassword = errors.New("accounts: password must be at least 8 characters")
@@ -25,6 +30,9 @@ func (s *Service) CreateUser(ctx context.Context, nu NewUser) (*storage.User, er
 	name := NormalizeUsername(nu.Username)
 	if name == "" {
 		return nil, errors.New("accounts: username is required")
+	}
+	if len(nu.Username) > MaxUsernameBytes || utf8.RuneCountInString(name) > 191 {
+		return nil, fmt.Errorf("accounts: username is longer than %d bytes", MaxUsernameBytes)
 	}
 	u := &storage.User{Username: &name, Name: nu.Name, Email: nu.Email}
 	if nu.Password != "" {
@@ -67,14 +75,23 @@ func (s *Service) SetPassword(ctx context.Context, username, pw string) error {
 	return s.store.SaveUser(ctx, u)
 }
 
-// SetDisabled disables or re-enables a user.
+// SetDisabled disables or re-enables a user. Disabling also revokes every token family and login
+// session of the user, in the same transaction: enabling the user later starts from nothing.
 func (s *Service) SetDisabled(ctx context.Context, username string, disabled bool) error {
-	u, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
-	if err != nil {
-		return err
-	}
-	u.Disabled = disabled
-	return s.store.SaveUser(ctx, u)
+	return s.store.Transaction(ctx, func(ctx context.Context) error {
+		u, err := s.store.UserByUsername(ctx, NormalizeUsername(username))
+		if err != nil {
+			return err
+		}
+		u.Disabled = disabled
+		if err := s.store.SaveUser(ctx, u); err != nil {
+			return err
+		}
+		if !disabled {
+			return nil
+		}
+		return s.store.RevokeSubject(ctx, u.ID)
+	})
 }
 
 // HashPassword applies the password policy and hashes pw, for administrators setting a password

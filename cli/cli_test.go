@@ -70,6 +70,7 @@ func TestCommandLines(t *testing.T) {
 		{"duplicate client", "", []string{"client", "create", "--config", cfg, "--id", "svc", "--grant-types", "client_credentials"}, 1, "already exists"},
 		{"unknown grant", "", []string{"client", "create", "--config", cfg, "--id", "x", "--grant-types", "magic"}, 2, "unknown grant type"},
 		{"cors origin with a path", "", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://app.example/cb", "--cors-origins", "https://app.example/"}, 1, "allowed_cors_origins"},
+		{"public resource server", "", []string{"client", "create", "--config", cfg, "--id", "rs", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://rs.example/cb", "--can-introspect"}, 2, "--can-introspect needs a confidential client"},
 		{"cors origins", "", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://app.example/cb", "--cors-origins", "https://app.example,http://localhost:5173"}, 0, "client_id=spa"},
 		{"missing flags", "", []string{"client", "create", "--config", cfg}, 2, "--id and --grant-types are required"},
 		{"public client_credentials", "", []string{"client", "create", "--config", cfg, "--id", "p", "--grant-types", "client_credentials", "--public"}, 2, "cannot use client_credentials"},
@@ -152,5 +153,25 @@ func TestLegacyArgs(t *testing.T) {
 		if got := legacyArgs(root, tt.in); strings.Join(got, " ") != strings.Join(tt.want, " ") {
 			t.Errorf("legacyArgs(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// keys reencrypt seals the rows written before security.secrets was set; without a secret it
+// refuses, naming the key.
+func TestKeysReencrypt(t *testing.T) {
+	t.Setenv("LINGPAI_DATABASE_DSN", filepath.Join(t.TempDir(), "cli.db"))
+	cfg := filepath.Join("..", "config.yaml")
+	if _, _, code := run(t, "keys", "rotate", "--config", cfg); code != 0 {
+		t.Fatalf("keys rotate exit %d", code)
+	}
+	if _, errOut, code := run(t, "keys", "reencrypt", "--config", cfg); code == 0 || !strings.Contains(errOut, "security.secrets") {
+		t.Fatalf("without a secret: exit %d %q", code, errOut)
+	}
+	t.Setenv("LINGPAI_SECURITY_SECRETS", strings.Repeat("s", 32))
+	if out, errOut, code := run(t, "keys", "reencrypt", "--config", cfg); code != 0 || !strings.Contains(out, "re-encrypted 1 rows") {
+		t.Fatalf("reencrypt: exit %d %q %q", code, out, errOut)
+	}
+	if out, _, code := run(t, "keys", "list", "--config", cfg); code != 0 || !strings.Contains(out, "active") {
+		t.Fatalf("keys list after reencrypt: %d %q", code, out)
 	}
 }

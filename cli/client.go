@@ -22,9 +22,9 @@ func (e *env) clientCommand() *cobra.Command {
 
 // clientFlags are the settable fields of a client, shared by create and update.
 type clientFlags struct {
-	name, grantTypes, scopes, redirects, postLogout, audience string
-	corsOrigins, idTokenAlg                                   string
-	public, requirePKCE, skipConsent, trustOpenID             bool
+	name, grantTypes, scopes, redirects, postLogout, audience    string
+	corsOrigins, idTokenAlg                                      string
+	public, requirePKCE, skipConsent, trustOpenID, canIntrospect bool
 }
 
 func (f *clientFlags) register(c *cobra.Command) {
@@ -39,6 +39,7 @@ func (f *clientFlags) register(c *cobra.Command) {
 	fl.BoolVar(&f.requirePKCE, "require-pkce", false, "require PKCE for this client's authorization codes")
 	fl.BoolVar(&f.skipConsent, "skip-consent", false, "first-party client: no consent page")
 	fl.BoolVar(&f.trustOpenID, "trust-wechat-openid", false, "may assert a WeChat openId without a code (trusted backends only)")
+	fl.BoolVar(&f.canIntrospect, "can-introspect", false, "resource server: may introspect any client's access tokens")
 	fl.StringVar(&f.corsOrigins, "cors-origins", "", "comma-separated browser origins (scheme://host[:port]) allowed to call the token endpoints")
 	fl.StringVar(&f.idTokenAlg, "id-token-alg", "", "id_token_signed_response_alg: RS256 (default) or ES256 (needs tokens.signing_algorithm ES256)")
 }
@@ -76,6 +77,9 @@ func (f *clientFlags) apply(cmd *cobra.Command, c *storage.Client) {
 	if set("trust-wechat-openid") {
 		c.TrustWeChatOpenID = f.trustOpenID
 	}
+	if set("can-introspect") {
+		c.CanIntrospect = f.canIntrospect
+	}
 	if set("cors-origins") {
 		c.AllowedCORSOrigins = splitList(f.corsOrigins)
 	}
@@ -103,6 +107,9 @@ func checkClient(cfg *config.Config, c *storage.Client) error {
 	}
 	if c.Public && c.TrustWeChatOpenID {
 		return usageError("--trust-wechat-openid needs a confidential client")
+	}
+	if c.Public && c.CanIntrospect {
+		return usageError("--can-introspect needs a confidential client")
 	}
 	if slices.Contains(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) == 0 {
 		return usageError("authorization_code needs --redirect-uris")
@@ -209,6 +216,7 @@ type clientView struct {
 	RequirePKCE            bool      `json:"require_pkce"`
 	SkipConsent            bool      `json:"skip_consent"`
 	TrustWeChatOpenID      bool      `json:"trust_wechat_openid"`
+	CanIntrospect          bool      `json:"can_introspect"`
 	CreatedAt              time.Time `json:"created_at"`
 	UpdatedAt              time.Time `json:"updated_at"`
 }
@@ -224,7 +232,7 @@ func viewClient(c *storage.Client) clientView {
 	return clientView{ID: c.ID, Name: c.Name, Public: c.Public, Secret: secret, GrantTypes: nonNil(c.GrantTypes),
 		Scopes: nonNil(c.Scopes), RedirectURIs: nonNil(c.RedirectURIs), PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		Audience: nonNil(c.Audience), RequirePKCE: c.RequirePKCE, SkipConsent: c.SkipConsent,
-		TrustWeChatOpenID: c.TrustWeChatOpenID, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
+		TrustWeChatOpenID: c.TrustWeChatOpenID, CanIntrospect: c.CanIntrospect, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC()}
 }
 
 func (e *env) clientListCommand() *cobra.Command {
@@ -291,9 +299,9 @@ func (e *env) clientShowCommand() *cobra.Command {
 			if out.json() {
 				return writeJSON(e.stdout, v)
 			}
-			fmt.Fprintf(e.stdout, "id: %s\nname: %s\npublic: %v\nsecret: %s\ngrant_types: %s\nscopes: %s\nredirect_uris: %s\npost_logout_redirect_uris: %s\naudience: %s\nrequire_pkce: %v\nskip_consent: %v\ntrust_wechat_openid: %v\ncreated_at: %s\nupdated_at: %s\n",
+			fmt.Fprintf(e.stdout, "id: %s\nname: %s\npublic: %v\nsecret: %s\ngrant_types: %s\nscopes: %s\nredirect_uris: %s\npost_logout_redirect_uris: %s\naudience: %s\nrequire_pkce: %v\nskip_consent: %v\ntrust_wechat_openid: %v\ncan_introspect: %v\ncreated_at: %s\nupdated_at: %s\n",
 				v.ID, v.Name, v.Public, v.Secret, join(v.GrantTypes), join(v.Scopes), join(v.RedirectURIs), join(v.PostLogoutRedirectURIs),
-				join(v.Audience), v.RequirePKCE, v.SkipConsent, v.TrustWeChatOpenID, v.CreatedAt.Format(time.RFC3339), v.UpdatedAt.Format(time.RFC3339))
+				join(v.Audience), v.RequirePKCE, v.SkipConsent, v.TrustWeChatOpenID, v.CanIntrospect, v.CreatedAt.Format(time.RFC3339), v.UpdatedAt.Format(time.RFC3339))
 			return nil
 		},
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func (e *env) keysCommand() *cobra.Command {
-	return group("keys", "List and rotate token signing keys", e.keysListCommand(), e.keysRotateCommand())
+	return group("keys", "List, rotate and re-encrypt token signing keys", e.keysListCommand(), e.keysRotateCommand(), e.keysReencryptCommand())
 }
 
 type keyView struct {
@@ -81,6 +81,30 @@ func (e *env) keysRotateCommand() *cobra.Command {
 			// The audit event: kid and algorithm only, never key material.
 			newLogger(e.stderr, cfg).Info("signing key rotated", "event", "key.rotated", "kid", k.KID, "alg", k.Algorithm)
 			fmt.Fprintf(e.stdout, "new active key kid=%s alg=%s; older keys stay published until their tokens expire\n", k.KID, k.Algorithm)
+			return nil
+		},
+	}
+}
+
+// keysReencryptCommand seals every private signing key and system secret under the first of
+// security.secrets: plaintext rows from before encryption, and rows under a secret being retired.
+func (e *env) keysReencryptCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reencrypt",
+		Short: "Seal every private key and system secret under the first security.secrets entry",
+		Args:  noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			cfg, st, err := e.store()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			n, err := st.Reencrypt(e.ctx)
+			if err != nil {
+				return err
+			}
+			newLogger(e.stderr, cfg).Info("key material re-encrypted", "event", "key.reencrypted", "rows", n)
+			fmt.Fprintf(e.stdout, "re-encrypted %d rows under the first security.secrets entry\n", n)
 			return nil
 		},
 	}

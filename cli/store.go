@@ -82,7 +82,17 @@ func storageOptions(cfg *config.Config, logger *slog.Logger) storage.Options {
 		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, DSNs: cfg.Database.DSNs, MaxOpenConns: cfg.Database.MaxOpenConns,
 		MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{strings.TrimRight(cfg.Server.Issuer, "/") + "/resources"},
+		Secrets: systemSecrets(cfg),
 	}
+}
+
+// systemSecrets is security.secrets as storage.Options takes them.
+func systemSecrets(cfg *config.Config) [][]byte {
+	var out [][]byte
+	for _, s := range cfg.Security.Secrets {
+		out = append(out, []byte(s))
+	}
+	return out
 }
 
 // openDB opens the database without touching the schema, with errors that name the real cause.

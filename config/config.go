@@ -33,9 +33,20 @@ type Config struct {
 	// LDAP is required when grants.enabled lists password_ad.
 	LDAP *ldapdir.Config `yaml:"ldap"`
 
-	demo    bool    // serve --demo: development-only choices (the log SMS provider) are allowed
-	Janitor Janitor `yaml:"janitor"`
-	Tracing Tracing `yaml:"tracing"`
+	demo     bool     // serve --demo: development-only choices (the log SMS provider) are allowed
+	Janitor  Janitor  `yaml:"janitor"`
+	Tracing  Tracing  `yaml:"tracing"`
+	Security Security `yaml:"security"`
+}
+
+// Security holds the system secrets that encrypt key material at rest (signing keys, the HMAC,
+// CSRF and SMS-code secrets) with AES-GCM. The first secret encrypts; every one decrypts, so a
+// new secret is put first and the old one kept until `lingpai keys reencrypt` has run.
+type Security struct {
+	Secrets []string `yaml:"secrets"`
+	// SecretsFile reads the secrets from a file, one per line (Docker/Kubernetes secrets); they
+	// come before any in Secrets.
+	SecretsFile string `yaml:"secrets_file"`
 }
 
 // Server is the HTTP side.
@@ -48,8 +59,8 @@ type Server struct {
 	// TrustedProxies lists proxy addresses (IPs or CIDRs) whose X-Forwarded-For is believed when
 	// working out the client IP for throttling; empty means the TCP peer is the client.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-	// AdminAddr, when set, is a second listener serving /metrics (and the health probes), so the
-	// metrics are not exposed with the public endpoints; the public address then has no /metrics.
+	// AdminAddr is a second listener serving /metrics (and the health probes), on loopback by
+	// default; the public address never serves /metrics. Empty turns the listener (and metrics) off.
 	AdminAddr string `yaml:"admin_addr"`
 }
 
@@ -111,7 +122,7 @@ func Default() *Config {
 	return &Config{
 		Server: Server{
 			Addr: "127.0.0.1:8080", Issuer: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10,
-			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
+			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second, AdminAddr: "127.0.0.1:9090",
 		},
 		Database: Database{Driver: "sqlite", DSN: "lingpai.db", MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute},
 		Tokens: Tokens{
@@ -233,6 +244,19 @@ func (c *Config) resolveFiles() error {
 				c.Database.DSNs = append(c.Database.DSNs, line)
 			}
 		}
+	}
+	if c.Security.SecretsFile != "" {
+		b, err := os.ReadFile(c.Security.SecretsFile)
+		if err != nil {
+			return fmt.Errorf("config: security.secrets_file: %w", err)
+		}
+		var fromFile []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				fromFile = append(fromFile, line)
+			}
+		}
+		c.Security.Secrets = append(fromFile, c.Security.Secrets...)
 	}
 	if c.Tokens.SecretFile != "" {
 		b, err := os.ReadFile(c.Tokens.SecretFile)

@@ -139,3 +139,15 @@ func TestClusterDatabaseKeys(t *testing.T) {
 		t.Fatalf("database.dsns_file: %q", cfg.Database.DSNs)
 	}
 }
+
+func TestSecuritySecrets(t *testing.T) {
+	sf := filepath.Join(t.TempDir(), "secrets")
+	_ = os.WriteFile(sf, []byte(strings.Repeat("a", 32)+"\n\n"+strings.Repeat("b", 32)+"\n"), 0o600)
+	cfg, err := Load("", false, []string{"LINGPAI_SECURITY_SECRETS_FILE=" + sf, "LINGPAI_SECURITY_SECRETS=" + strings.Repeat("c", 32)})
+	if err != nil || len(cfg.Security.Secrets) != 3 || cfg.Security.Secrets[0] != strings.Repeat("a", 32) || cfg.Security.Secrets[2] != strings.Repeat("c", 32) {
+		t.Fatalf("secrets: %v %q", err, cfg.Security.Secrets)
+	}
+	if _, err := Load("", false, []string{"LINGPAI_SECURITY_SECRETS=short"}); err == nil || !strings.Contains(err.Error(), "security.secrets[0]") {
+		t.Fatalf("short secret: %v", err)
+	}
+}

@@ -77,6 +77,11 @@ func (c *Config) Validate() error {
 	if c.Tokens.SigningAlgorithm != "RS256" && c.Tokens.SigningAlgorithm != "ES256" {
 		bad("tokens.signing_algorithm", "must be RS256 or ES256, got %q", c.Tokens.SigningAlgorithm)
 	}
+	for i, s := range c.Security.Secrets {
+		if len(s) < 32 {
+			bad(fmt.Sprintf("security.secrets[%d]", i), "must be at least 32 characters")
+		}
+	}
 	if c.Tokens.Secret != "" && len(c.Tokens.Secret) < 32 {
 		bad("tokens.secret", "must be at least 32 characters (or left empty to generate one)")
 	}

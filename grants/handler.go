@@ -92,7 +92,7 @@ func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 	if !ok {
 		return fosite.ErrServerError.WithDebugf("session type %T", ar.GetSession())
 	}
-	ApplyIdentity(sess, h.Grant.Type(), id)
+	ApplyIdentity(sess, h.Grant.Type(), id, ar.GetGrantedScopes())
 	cfg := h.Issuer.Config
 	now := time.Now().UTC()
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(cfg.GetAccessTokenLifespan(ctx)).Round(time.Second))
@@ -114,15 +114,16 @@ func (h *Handler) scrub(ar fosite.AccessRequester) {
 	}
 }
 
-// ApplyIdentity writes an identity into the session: subject, claims for both tokens, amr.
-func ApplyIdentity(sess *session.Session, grantType string, id Identity) {
+// ApplyIdentity writes an identity into the session: subject, the claims the granted scopes
+// release (ClaimsForScopes) for both tokens, amr. Policy has granted the scopes by then.
+func ApplyIdentity(sess *session.Session, grantType string, id Identity, granted fosite.Arguments) {
 	sess.SetSubject(id.Subject)
 	sess.GrantType, sess.IdentityRef = grantType, id.Ref
 	claims := sess.IDTokenClaims()
 	if claims.Extra == nil {
 		claims.Extra = map[string]interface{}{}
 	}
-	for k, v := range id.Claims {
+	for k, v := range ClaimsForScopes(id.Claims, granted) {
 		claims.Extra[k] = v
 		sess.JWTClaims.Extra[k] = v
 	}
@@ -132,7 +133,7 @@ func ApplyIdentity(sess *session.Session, grantType string, id Identity) {
 	}
 	claims.AuthTime = time.Now().UTC()
 	if name, ok := id.Claims["preferred_username"].(string); ok {
-		sess.Username = name
+		sess.Username = name // introspection's username
 	}
 }
 

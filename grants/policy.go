@@ -2,11 +2,13 @@ package grants
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
 
+	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/session"
 )
 
@@ -62,6 +64,9 @@ func (p *Policy) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acces
 		return fosite.ErrUnknownRequest
 	}
 	gt, client := grantType(ar), ar.GetClient()
+	// fosite has authenticated the client by now: from here on the request's log lines (sign-in
+	// events included) name it.
+	reqctx.From(ctx).Add(slog.String("client_id", client.GetID()))
 	if !client.GetGrantTypes().Has(gt) {
 		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use grant type '%s'.", gt)
 	}

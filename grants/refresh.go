@@ -82,3 +82,32 @@ func (g *RefreshGuard) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 func (g *RefreshGuard) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
 	return fosite.ErrUnknownRequest
 }
+
+// ActiveSubject is a token introspection step, after fosite's validator: a token whose user has
+// been disabled or deleted is inactive (for /connect/introspect and userinfo alike), even before
+// it expires. It looks only at families started by grants whose subject is a lingpai account.
+type ActiveSubject struct {
+	Accounts interface {
+		Active(ctx context.Context, subject string) (bool, error)
+	}
+	GrantTypes map[string]bool // grant types whose subject is a lingpai user
+}
+
+var _ fosite.TokenIntrospector = (*ActiveSubject)(nil)
+
+// IntrospectToken implements fosite.TokenIntrospector. It never validates a token by itself
+// (ErrUnknownRequest leaves fosite's verdict); it only turns an active token inactive.
+func (a *ActiveSubject) IntrospectToken(ctx context.Context, _ string, _ fosite.TokenUse, ar fosite.AccessRequester, _ []string) (fosite.TokenUse, error) {
+	sess, ok := ar.GetSession().(*session.Session)
+	if !ok || sess.GetSubject() == "" || !a.GrantTypes[sess.GrantType] {
+		return "", fosite.ErrUnknownRequest
+	}
+	active, err := a.Accounts.Active(ctx, sess.GetSubject())
+	if err != nil {
+		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if !active {
+		return "", fosite.ErrInactiveToken.WithHint("The account is no longer active.")
+	}
+	return "", fosite.ErrUnknownRequest
+}

@@ -104,8 +104,8 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := session.New()
 	grants.ApplyIdentity(sess, "authorization_code", grants.Identity{
-		Subject: subject, Claims: grants.ClaimsForScopes(claims, ar.GetGrantedScopes()), AMR: strings.Fields(ls.AMR),
-	})
+		Subject: subject, Claims: claims, AMR: strings.Fields(ls.AMR),
+	}, ar.GetGrantedScopes())
 	sess.IDTokenClaims().AuthTime = ls.AuthTime.UTC()
 	// fosite checks prompt=none/login and max_age by comparing auth_time with this; maxAgeExceeded
 	// above decided with the same two times.

@@ -38,7 +38,7 @@ func (h *Web) Consent(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := pages.Lang(q.Get("ui_locales"), r)
 	if r.Method == http.MethodPost {
-		if !h.Sessions.CheckCSRF(r, "consent") {
+		if h.formForged(r, "consent") {
 			reqctx.From(ctx).Add(slog.String("outcome", "csrf_rejected"))
 			h.Pages.Render(w, http.StatusForbidden, "error", pages.Page{Lang: lang, Title: pagesText(lang, "error.title"), Error: "signin.csrf"})
 			return

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/ory/fosite"
 
@@ -25,16 +26,35 @@ type Introspect struct {
 	Healthy func(ctx context.Context) error
 	// Issuer is the iss of every active answer (RFC 7662 2.2).
 	Issuer string
+	// Client looks up the calling client (authenticated by fosite by then), for the policy below.
+	Client func(ctx context.Context, id string) (fosite.Client, error)
+}
+
+// Introspector is implemented by clients that may introspect any access token (resource servers
+// registered with --can-introspect).
+type Introspector interface {
+	CanIntrospectAny() bool
 }
 
 func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	info := reqctx.From(ctx)
-	if err := r.ParseForm(); err == nil {
-		if err := checkClientRequest(r); err != nil {
-			WriteError(w, err)
-			return
-		}
+	if err := r.ParseForm(); err != nil {
+		WriteError(w, errBadForm)
+		return
+	}
+	if err := checkClientRequest(r); err != nil {
+		WriteError(w, err)
+		return
+	}
+	if err := checkLengths(r.PostForm); err != nil {
+		WriteError(w, err)
+		return
+	}
+	if clientIDMismatch(r) {
+		info.Add(slog.String("outcome", "invalid_request"))
+		WriteError(w, errClientIDMismatch)
+		return
 	}
 	if !clientCredentialsAsBasic(r) {
 		info.Add(slog.String("outcome", "invalid_client"))
@@ -62,6 +82,22 @@ func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.Provider.WriteIntrospectionError(ctx, w, err) // {"active":false}
 		return
+	}
+	caller := basicClientID(r)
+	info.Add(slog.String("client_id", caller))
+	if ir.IsActive() {
+		allowed, err := h.mayIntrospect(ctx, caller, ir)
+		if err != nil {
+			info.Add(slog.String("outcome", "temporarily_unavailable"))
+			WriteError(w, errUnavailable)
+			return
+		}
+		if !allowed {
+			// RFC 7662 section 2.2: the server may answer inactive for a token the caller may not see.
+			info.Add(slog.String("outcome", "token_not_visible"))
+			h.Provider.WriteIntrospectionError(ctx, w, fosite.ErrInactiveToken)
+			return
+		}
 	}
 	info.Add(slog.Bool("active", ir.IsActive()))
 	if !ir.IsActive() {
@@ -108,4 +144,40 @@ func clientCredentialsAsBasic(r *http.Request) bool {
 	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret)) // fosite unescapes (RFC 6749 section 2.3.1)
 	r.PostForm.Del("client_secret")
 	return true
+}
+
+// mayIntrospect is the introspection policy: a client sees tokens issued to it and access tokens
+// whose aud names it; a resource server (CanIntrospectAny) sees any access token; a refresh token
+// is visible to its own client only.
+func (h *Introspect) mayIntrospect(ctx context.Context, caller string, ir fosite.IntrospectionResponder) (bool, error) {
+	token := ir.GetAccessRequester()
+	if token.GetClient() != nil && token.GetClient().GetID() == caller {
+		return true, nil
+	}
+	if ir.GetTokenUse() != fosite.AccessToken {
+		return false, nil
+	}
+	if slices.Contains(token.GetGrantedAudience(), caller) {
+		return true, nil
+	}
+	if h.Client == nil {
+		return false, nil
+	}
+	c, err := h.Client(ctx, caller)
+	if err != nil {
+		return false, err
+	}
+	rs, ok := c.(Introspector)
+	return ok && rs.CanIntrospectAny(), nil
+}
+
+// basicClientID is the client id of the request's Basic credentials (form-decoded, RFC 6749
+// section 2.3.1); clientCredentialsAsBasic has moved body credentials there.
+func basicClientID(r *http.Request) string {
+	user, _, _ := r.BasicAuth()
+	id, err := url.QueryUnescape(user)
+	if err != nil {
+		return ""
+	}
+	return id
 }

@@ -49,9 +49,15 @@ func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 		render(http.StatusOK, "")
 		return
 	}
-	if !h.Sessions.CheckCSRF(r, "login") {
+	if h.formForged(r, "login") {
 		reqctx.From(ctx).Add(slog.String("outcome", "csrf_rejected"))
 		render(http.StatusForbidden, "signin.csrf")
+		return
+	}
+	if checkLengths(r.PostForm) != nil {
+		// The one sign-in failure message: a length says nothing about whether the account exists.
+		reqctx.From(ctx).Add(slog.String("outcome", "invalid_request"))
+		render(http.StatusBadRequest, "signin.bad")
 		return
 	}
 	data.Username = r.PostForm.Get("username")

@@ -34,6 +34,15 @@ func (h *Revoke) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
+	if err := checkLengths(r.PostForm); err != nil {
+		WriteError(w, err)
+		return
+	}
+	if clientIDMismatch(r) {
+		info.Add(slog.String("outcome", "invalid_request"))
+		WriteError(w, errClientIDMismatch)
+		return
+	}
 	clientID := r.PostForm.Get("client_id")
 	if clientID == "" {
 		clientID, _ = url.QueryUnescape(basicID)
@@ -43,8 +52,11 @@ func (h *Revoke) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, errClientAuthRequired)
 		return
 	}
-	info.Add(slog.String("client_id", clientID))
 	err := h.Provider.NewRevocationRequest(ctx, r)
+	if !errors.Is(err, fosite.ErrInvalidClient) {
+		// fosite authenticated the client (its errors after that are about the token).
+		info.Add(slog.String("client_id", clientID))
+	}
 	if err == nil {
 		info.Add(slog.String("outcome", "revoked"))
 		h.Logger.InfoContext(ctx, "token revoked", "event", "token.revoked", "request_id", info.RequestID, "client_id", clientID)
@@ -56,7 +68,7 @@ func (h *Revoke) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case rfc.CodeField >= 500 || (errors.Is(err, fosite.ErrInvalidClient) && storageDown(ctx, h.Healthy)):
 		// Nothing was revoked: say so, so that the client retries.
 		info.Add(slog.String("outcome", "temporarily_unavailable"))
-		h.Logger.ErrorContext(ctx, "revocation failed", "request_id", info.RequestID, "client_id", clientID, "cause", rfc.GetDescription()+" "+rfc.DebugField)
+		h.Logger.ErrorContext(ctx, "revocation failed", "request_id", info.RequestID, "claimed_client_id", clientID, "cause", rfc.GetDescription()+" "+rfc.DebugField)
 		WriteError(w, rfcError(http.StatusServiceUnavailable, "temporarily_unavailable", "The token could not be revoked now; retry later."))
 	case errors.Is(err, fosite.ErrInvalidRequest), errors.Is(err, fosite.ErrInvalidClient):
 		info.Add(slog.String("outcome", rfc.ErrorField), slog.String("reason", rfc.DebugField))

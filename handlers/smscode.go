@@ -39,6 +39,14 @@ func (h *SMSCode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, err)
 		return
 	}
+	if err := checkLengths(r.PostForm); err != nil {
+		WriteError(w, err)
+		return
+	}
+	if clientIDMismatch(r) {
+		WriteError(w, errClientIDMismatch)
+		return
+	}
 	client, err := h.Authenticate(ctx, r)
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)

@@ -65,6 +65,11 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, errBadForm)
 		return
 	}
+	if err := checkLengths(r.PostForm); err != nil {
+		info.Add(slog.String("outcome", "invalid_request"))
+		WriteError(w, err)
+		return
+	}
 	grant := r.PostForm.Get("grant_type")
 	info.Add(slog.String("grant_type", grant))
 	if err := checkClientRequest(r); err != nil {
@@ -80,12 +85,15 @@ func (h *Token) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, rfcError(http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported by this server."))
 		return
 	}
-	basicID, _, basic := r.BasicAuth()
-	if id := r.PostForm.Get("client_id"); id != "" {
-		info.Add(slog.String("client_id", id))
-	} else if basic {
-		info.Add(slog.String("client_id", basicID)) // still form-encoded; fine for a log line
+	if clientIDMismatch(r) {
+		info.Add(slog.String("outcome", "invalid_request"))
+		h.countFailure(grant, "invalid_request")
+		WriteError(w, errClientIDMismatch)
+		return
 	}
+	// client_id goes into the log once fosite has authenticated the client (grants.Policy adds
+	// it): a name the request merely claims is not who sent it.
+	_, _, basic := r.BasicAuth()
 	if !basic && r.PostForm.Get("client_id") == "" && r.PostForm.Get("client_assertion") == "" {
 		info.Add(slog.String("outcome", "invalid_client"))
 		h.countFailure(grant, "invalid_client")

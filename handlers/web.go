@@ -52,6 +52,18 @@ type Web struct {
 	Now           func() time.Time
 	// Issuer is sent as iss with every authorization response (RFC 9207).
 	Issuer string
+	// CrossOrigin refuses cross-origin form posts (Go's http.CrossOriginProtection), on top of
+	// the CSRF tokens; nil checks nothing.
+	CrossOrigin interface{ Check(*http.Request) error }
+}
+
+// formForged reports a form post that is cross-origin or lacks this browser's CSRF token for
+// purpose.
+func (h *Web) formForged(r *http.Request, purpose string) bool {
+	if h.CrossOrigin != nil && h.CrossOrigin.Check(r) != nil {
+		return true
+	}
+	return !h.Sessions.CheckCSRF(r, purpose)
 }
 
 const authorizePath = "/connect/authorize"

@@ -385,7 +385,8 @@ func TestIntrospectionAndRevocationNeedClientCredentials(t *testing.T) {
 	each(t, func(t *testing.T, backend string) {
 		s := lingpaitest.Start(t, backend, nil)
 		secret := s.Client("app", []string{"password"}, []string{"api1", "profile"})
-		other := s.Client("svc", []string{"client_credentials"}, []string{"api1"})
+		// svc is a resource server: the introspection policy lets it see app's access tokens.
+		other := s.Client("svc", []string{"client_credentials"}, []string{"api1"}, func(c *storage.Client) { c.CanIntrospect = true })
 		s.User("hana", "hana-password")
 		at := s.Token("app", secret, url.Values{"grant_type": {"password"}, "username": {"hana"}, "password": {"hana-password"}}).Str("access_token")
 		svcToken := s.Token("svc", other, url.Values{"grant_type": {"client_credentials"}}).Str("access_token")

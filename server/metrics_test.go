@@ -34,7 +34,9 @@ func TestMetrics(t *testing.T) {
 	s.Token("svc", secret, url.Values{"grant_type": {"urn:attacker-chosen-grant"}})
 	s.Do(mustReq(t, http.MethodGet, s.URL+"/attacker/chosen/path/123", "", ""))
 
-	status, body := scrape(t, s.URL+"/metrics")
+	admin := httptest.NewServer(s.App.AdminHandler)
+	defer admin.Close()
+	status, body := scrape(t, admin.URL+"/metrics")
 	if status != 200 {
 		t.Fatalf("/metrics: %d", status)
 	}
@@ -65,6 +67,10 @@ func TestMetrics(t *testing.T) {
 }
 
 func TestMetricsOnAdminAddressOnly(t *testing.T) {
+	off := lingpaitest.Start(t, "sqlite", func(c *config.Config) { c.Server.AdminAddr = "" })
+	if status, _ := scrape(t, off.URL+"/metrics"); status != http.StatusNotFound || off.App.AdminHandler != nil {
+		t.Fatalf("public /metrics with server.admin_addr empty: %d, want 404", status)
+	}
 	s := lingpaitest.Start(t, "sqlite", func(c *config.Config) { c.Server.AdminAddr = "127.0.0.1:0" })
 	if status, _ := scrape(t, s.URL+"/metrics"); status != http.StatusNotFound {
 		t.Fatalf("public /metrics: %d, want 404 when server.admin_addr is set", status)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func startAD(t *testing.T, backend string, s *testrig.Slapd, tune func(*ldapdir.
 		}
 		c.LDAP.SetDefaults()
 	})
-	secret := srv.Client("app", []string{"password_ad", "refresh_token"}, []string{"openid", "profile", "offline_access"})
+	secret := srv.Client("app", []string{"password_ad", "refresh_token"}, []string{"openid", "profile", "phone", "offline_access"})
 	return srv, secret
 }
 
@@ -250,9 +251,11 @@ func TestUpstreamMetrics(t *testing.T) {
 	dir.Stop()
 	s.Token("app", secret, adForm("bob", testrig.BobPass))
 	dir.Start()
-	resp, body := newFlow(t, s).get("/metrics")
-	if resp.StatusCode != 200 {
-		t.Fatalf("/metrics: %d", resp.StatusCode)
+	admin := httptest.NewServer(s.App.AdminHandler) // server.admin_addr: /metrics is never public
+	defer admin.Close()
+	status, body := scrape(t, admin.URL+"/metrics")
+	if status != 200 {
+		t.Fatalf("/metrics: %d", status)
 	}
 	for _, want := range []string{
 		`lingpai_upstream_duration_seconds_count{operation="authenticate",outcome="ok",upstream="ldap"} 2`,

@@ -206,10 +206,19 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 			fc.AuthorizeEndpointHandlers = append(fc.AuthorizeEndpointHandlers, s.authorize)
 		}
 	}
-	// Introspection: lingpai's tokens, then JWTs that an imported IdentityServer4 key signed.
-	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{is4jwt.Wrap(
-		&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
-		is4jwt.Options{Signer: d.keyring.Signer(), Store: store, Now: d.now})}
+	// Grants with a Rechecker are those whose subject is a lingpai account: their tokens die with it.
+	userGrants := map[string]bool{}
+	for gt := range recheckers {
+		userGrants[gt] = true
+	}
+	// Introspection: lingpai's tokens, then JWTs that an imported IdentityServer4 key signed; then
+	// the account behind a user's token must still be allowed (after the validators, whose
+	// session it reads).
+	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{
+		is4jwt.Wrap(&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
+			is4jwt.Options{Signer: d.keyring.Signer(), Store: store, Now: d.now}),
+		&grants.ActiveSubject{Accounts: d.accounts, GrantTypes: userGrants},
+	}
 	fc.RevocationHandlers = fosite.RevocationHandlers{&oauth2.TokenRevocationHandler{
 		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
 	}}

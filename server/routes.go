@@ -19,7 +19,7 @@ import (
 )
 
 // router mounts every endpoint; the second handler is the admin listener's (nil when
-// server.admin_addr is empty).
+// server.admin_addr is empty: then nothing serves /metrics).
 func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite, built builtins) (http.Handler, http.Handler, error) {
 	cfg, logger, met := d.cfg, d.logger, d.metrics
 	healthy := func(ctx context.Context) error {
@@ -44,7 +44,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	r.Handle("/connect/token", cors(&handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
 		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) },
 		Spent:  func(err error) bool { return errors.Is(err, storage.ErrCodeUsed) }}, http.MethodPost))
-	r.Handle("/connect/introspect", cors(&handlers.Introspect{Provider: provider, Healthy: healthy, Issuer: d.issuer}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/connect/introspect", cors(&handlers.Introspect{Provider: provider, Healthy: healthy, Issuer: d.issuer, Client: d.store.GetClient}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	r.Handle("/connect/revocation", cors(&handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	web, err := b.web(ctx, d, provider, built)
 	if err != nil {
@@ -84,10 +84,10 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	}}
 	r.HandleFunc("/healthz", handlers.Health).Methods(http.MethodGet)
 	r.Handle("/readyz", ready).Methods(http.MethodGet)
+	// The public address never serves /metrics: its counters (SMS sends, upstream calls) would tell
+	// an outsider which requests reached a real account.
 	var admin http.Handler
-	if cfg.Server.AdminAddr == "" {
-		r.Handle("/metrics", met.Handler()).Methods(http.MethodGet)
-	} else {
+	if cfg.Server.AdminAddr != "" {
 		admin = adminRouter(met, ready)
 	}
 	r.NotFoundHandler = met.Instrument(metrics.Unmatched, http.HandlerFunc(handlers.NotFound))

@@ -62,7 +62,7 @@ type App struct {
 	Config   *config.Config
 	Metrics  *metrics.Metrics
 	// AdminHandler serves /metrics, /healthz and /readyz on server.admin_addr; nil when that key
-	// is empty (then /metrics is on Handler).
+	// is empty (then /metrics is not served; Handler never serves it).
 	AdminHandler http.Handler
 }
 
@@ -74,6 +74,10 @@ func New(ctx context.Context, cfg *config.Config, store *storage.Store, logger *
 	}
 	if err := checkEnabled(cfg, b.custom); err != nil {
 		return nil, err
+	}
+	if !store.EncryptsAtRest() {
+		logger.WarnContext(ctx, "security.secrets is not set: private signing keys and the HMAC, CSRF and SMS secrets are stored in the database in plaintext",
+			"event", "security.plaintext_key_material")
 	}
 	d, err := b.parts(ctx, cfg, store, logger)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -40,6 +41,7 @@ func (b *builder) web(ctx context.Context, d *parts, provider fosite.OAuth2Provi
 		VerifyIDToken: d.keyring.VerifyJWS,
 		Now:           d.now,
 		Issuer:        d.issuer,
+		CrossOrigin:   http.NewCrossOriginProtection(),
 	}, nil
 }
 

@@ -304,6 +304,10 @@ func (c *Client) NeedsConsent() bool { return !c.SkipConsent }
 // GetPostLogoutRedirectURIs lists where endsession may send the browser back to.
 func (c *Client) GetPostLogoutRedirectURIs() []string { return c.PostLogoutRedirectURIs }
 
+// CanIntrospectAny reports whether the client is a resource server that may introspect any
+// client's access tokens (handlers.Introspector).
+func (c *Client) CanIntrospectAny() bool { return c.CanIntrospect && !c.Public }
+
 // TrustsWeChatOpenID reports whether the client may assert a bare WeChat openId (a confidential
 // backend registered for it).
 func (c *Client) TrustsWeChatOpenID() bool { return c.TrustWeChatOpenID && !c.Public }

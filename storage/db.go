@@ -32,6 +32,9 @@ type Options struct {
 	// Logger receives failures that no caller can see (a family revocation after a detected reuse
 	// runs after the failing request's rollback) and failovers; nil discards them.
 	Logger *slog.Logger
+	// Secrets are security.secrets: the first encrypts key material at rest, every one decrypts.
+	// None: key material is stored in plaintext (and plaintext rows are always read).
+	Secrets [][]byte
 }
 
 // Store is the GORM-backed implementation of every storage interface lingpai uses.
@@ -43,11 +46,16 @@ type Store struct {
 	clients clientCache
 	origins originCache
 	now     func() time.Time
+	seal    *sealer // key material at rest (Options.Secrets)
 }
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).
 func Open(opts Options) (*Store, error) {
-	s := &Store{driver: opts.Driver, opts: opts, now: func() time.Time { return time.Now().UTC() }}
+	seal, err := newSealer(opts.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{driver: opts.Driver, opts: opts, now: func() time.Time { return time.Now().UTC() }, seal: seal}
 	s.clients.ttl = opts.ClientCacheTTL
 	p, galera, err := openPools(opts, s.classify)
 	if err != nil {

@@ -19,7 +19,20 @@ func (s *Store) SigningKeys(ctx context.Context, retiredAfter time.Time) ([]Sign
 	if err != nil {
 		return nil, fmt.Errorf("storage: signing keys: %w", err)
 	}
+	for i := range keys {
+		if keys[i].PrivateJWK, err = s.seal.open(keys[i].PrivateJWK, signingKeyAAD(keys[i].KID)); err != nil {
+			return nil, err
+		}
+	}
 	return keys, nil
+}
+
+// sealed is a copy of k with its private key sealed for storage (k keeps the plaintext).
+func (s *Store) sealed(k *SigningKey) (*SigningKey, error) {
+	c := *k
+	var err error
+	c.PrivateJWK, err = s.seal.seal(k.PrivateJWK, signingKeyAAD(k.KID))
+	return &c, err
 }
 
 // AddSigningKey makes k the active key of its algorithm and retires the ones before it, in one
@@ -31,7 +44,11 @@ func (s *Store) AddSigningKey(ctx context.Context, k *SigningKey) error {
 			return fmt.Errorf("storage: retire keys: %w", err)
 		}
 		k.CreatedAt, k.RetiredAt = now, nil
-		if err := s.db(ctx).Create(k).Error; err != nil {
+		row, err := s.sealed(k)
+		if err != nil {
+			return err
+		}
+		if err := s.db(ctx).Create(row).Error; err != nil {
 			return fmt.Errorf("storage: add key: %w", err)
 		}
 		return nil
@@ -56,8 +73,12 @@ func (s *Store) AddSigningKeyIfNone(ctx context.Context, k *SigningKey) (bool, e
 			return nil
 		}
 		k.CreatedAt = s.now()
+		row, err := s.sealed(k)
+		if err != nil {
+			return err
+		}
 		stored = true
-		return s.db(ctx).Create(k).Error
+		return s.db(ctx).Create(row).Error
 	})
 	if err != nil {
 		return false, fmt.Errorf("storage: initial key: %w", err)
@@ -93,7 +114,7 @@ func (s *Store) Secret(ctx context.Context, name string, n int) ([]byte, error) 
 	var row SystemSecret
 	err := s.db(ctx).Where("name = ?", name).Take(&row).Error
 	if err == nil {
-		return row.Value, nil
+		return s.seal.open(row.Value, secretAAD(name))
 	}
 	if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, fmt.Errorf("storage: secret %s: %w", name, err)
@@ -102,12 +123,16 @@ func (s *Store) Secret(ctx context.Context, name string, n int) ([]byte, error) 
 	if _, err := rand.Read(v); err != nil {
 		return nil, err
 	}
-	row = SystemSecret{Name: name, Value: v, CreatedAt: s.now()}
+	sealed, err := s.seal.seal(v, secretAAD(name))
+	if err != nil {
+		return nil, err
+	}
+	row = SystemSecret{Name: name, Value: sealed, CreatedAt: s.now()}
 	if err := s.db(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 		return nil, fmt.Errorf("storage: secret %s: %w", name, err)
 	}
 	if err := s.db(ctx).Where("name = ?", name).Take(&row).Error; err != nil {
 		return nil, fmt.Errorf("storage: secret %s: %w", name, err)
 	}
-	return row.Value, nil
+	return s.seal.open(row.Value, secretAAD(name))
 }

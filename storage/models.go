@@ -45,7 +45,7 @@ type requestRow struct {
 	RequestID       string    `gorm:"size:64;not null;index"`
 	RequestedAt     time.Time `gorm:"not null"`
 	ClientID        string    `gorm:"size:191;not null;index"`
-	Subject         string    `gorm:"size:191;not null"`
+	Subject         string    `gorm:"size:191;not null;index"` // indexed: disabling a user revokes by subject
 	Scopes          string    `gorm:"type:text;not null"`
 	GrantedScopes   string    `gorm:"type:text;not null"`
 	Audience        string    `gorm:"type:text;not null"`
@@ -85,8 +85,10 @@ type Client struct {
 	RequirePKCE            bool       `gorm:"not null"`
 	SkipConsent            bool       `gorm:"not null"`
 	TrustWeChatOpenID      bool       `gorm:"column:trust_wechat_openid;not null"`
-	CreatedAt              time.Time  `gorm:"not null"`
-	UpdatedAt              time.Time  `gorm:"not null"`
+	// CanIntrospect marks a resource server: it may introspect any client's access tokens.
+	CanIntrospect bool      `gorm:"not null;default:false"`
+	CreatedAt     time.Time `gorm:"not null"`
+	UpdatedAt     time.Time `gorm:"not null"`
 
 	// IDTokenSignedResponseAlg is the client's id_token algorithm (the name is OpenID Connect
 	// Dynamic Client Registration's): "" or RS256 for RS256, ES256 for an ES256 server's own key.

@@ -352,6 +352,27 @@ func (s *Store) RevokeFamily(ctx context.Context, requestID string) error {
 	return s.revokeFamily(ctx, requestID)
 }
 
+// RevokeSubject ends everything a user holds: every refresh-token family and access token issued
+// to subject, unused authorization codes, and the browser login sessions. A disabled user's
+// refresh token must not work again once the user is enabled.
+func (s *Store) RevokeSubject(ctx context.Context, subject string) error {
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		for _, t := range []string{tblRefresh, tblCode} {
+			if err := s.db(ctx).Table(t).Where("subject = ?", subject).Update("active", false).Error; err != nil {
+				return err
+			}
+		}
+		if err := s.db(ctx).Table(tblAccess).Where("subject = ?", subject).Delete(&requestRow{}).Error; err != nil {
+			return err
+		}
+		return s.db(ctx).Where("user_id = ?", subject).Delete(&LoginSession{}).Error
+	})
+	if err != nil {
+		return fmt.Errorf("storage: revoke subject: %w", err)
+	}
+	return nil
+}
+
 // --- openid.OpenIDConnectRequestStorage
 
 // CreateOpenIDConnectSession stores the OIDC part of an authorization code.

@@ -107,44 +107,35 @@ func (s *Store) RestoreSMSCode(ctx context.Context, phone string, hash []byte, p
 }
 
 // RedeemSMSCode uses the code of phone if hash matches (compared in constant time), the code is
-// unused, unexpired and has had fewer than maxAttempts wrong tries. A wrong hash counts a try.
-// Of concurrent redemptions of one code exactly one succeeds: the use is a compare-and-set write
-// (used = false → true, checking rows affected) that both contenders make to the same row, so on
-// Galera certification fails one of them; the retried closure then reads the row as used.
+// unused, unexpired and has had fewer than maxAttempts tries. Every try is counted before the
+// comparison, by a conditional update that only succeeds below the limit, so parallel tries on any
+// replica compare at most maxAttempts codes. Of concurrent redemptions exactly one succeeds.
+// The use is a compare-and-set write (used = false → true, checking rows affected) that both
+// contenders make to the same row, so on Galera certification fails one of them; the retried
+// closure then finds the row used.
 func (s *Store) RedeemSMSCode(ctx context.Context, phone string, hash []byte, maxAttempts int, now time.Time) (bool, error) {
 	ok := false
 	err := s.Transaction(ctx, func(ctx context.Context) error {
 		ok = false
+		res := s.db(ctx).Model(&SMSCode{}).
+			Where("phone = ? AND used = ? AND attempts < ? AND expires_at > ?", phone, false, maxAttempts, now.UTC()).
+			Update("attempts", gorm.Expr("attempts + 1"))
+		if res.Error != nil || res.RowsAffected != 1 {
+			return res.Error // no such code, used, expired or out of tries
+		}
 		var row SMSCode
-		err := s.db(ctx).Where("phone = ?", phone).Take(&row).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("storage: redeem sms code: %w", err)
-		}
-		if row.Used || !now.Before(row.ExpiresAt) || row.Attempts >= maxAttempts {
-			return nil
+		if err := s.db(ctx).Where("phone = ?", phone).Take(&row).Error; err != nil {
+			return err
 		}
 		if !hmac.Equal(row.CodeHash, hash) {
-			err := s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND code_hash = ?", phone, row.CodeHash).
-				Update("attempts", gorm.Expr("attempts + 1")).Error
-			if err != nil {
-				return fmt.Errorf("storage: count sms code try: %w", err)
-			}
-			return nil
+			return nil // the try stays counted
 		}
-		res := s.db(ctx).Model(&SMSCode{}).
-			Where("phone = ? AND code_hash = ? AND used = ? AND attempts < ? AND expires_at > ?", phone, hash, false, maxAttempts, now.UTC()).
-			Update("used", true)
-		if res.Error != nil {
-			return fmt.Errorf("storage: redeem sms code: %w", res.Error)
-		}
+		res = s.db(ctx).Model(&SMSCode{}).Where("phone = ? AND used = ?", phone, false).Update("used", true)
 		ok = res.RowsAffected == 1
-		return nil
+		return res.Error
 	})
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("storage: redeem sms code: %w", err)
 	}
 	return ok, nil
 }

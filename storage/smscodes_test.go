@@ -3,6 +3,9 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,4 +125,52 @@ func smsRow(t *testing.T, s *storage.Store, phone string) *storage.SMSCode {
 		t.Fatal(err)
 	}
 	return &r
+}
+
+// TestRedeemSMSCodeParallel: 49 wrong codes and the right one redeemed at once compare at most
+// maxAttempts codes (each try is counted before the comparison), and exactly the tries counted
+// are left in the row.
+func TestRedeemSMSCodeParallel(t *testing.T) {
+	const phone, maxAttempts = "+8613800138001", 5
+	t0 := time.Date(2030, 5, 1, 2, 0, 0, 0, time.UTC)
+	for _, b := range storagetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			s := b.Open(t, storage.Options{})
+			ctx := context.Background()
+			if _, err := s.ReplaceSMSCode(ctx, &storage.SMSCode{Phone: phone, CodeHash: []byte("right"), SentAt: t0, ExpiresAt: t0.Add(5 * time.Minute)}, t0); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			var redeemed atomic.Int32
+			for i := range 50 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					hash := []byte(fmt.Sprintf("wrong-%d", i))
+					if i == 25 {
+						hash = []byte("right")
+					}
+					ok, err := s.RedeemSMSCode(ctx, phone, hash, maxAttempts, t0.Add(time.Second))
+					if err != nil {
+						t.Error(err)
+					}
+					if ok {
+						redeemed.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			row := smsRow(t, s, phone)
+			t.Logf("%s: 50 parallel redemptions left attempts=%d used=%v (max %d)", b.Name, row.Attempts, row.Used, maxAttempts)
+			if row.Attempts > maxAttempts {
+				t.Fatalf("%d tries compared, want at most %d", row.Attempts, maxAttempts)
+			}
+			if redeemed.Load() > 1 || (redeemed.Load() == 1) != row.Used {
+				t.Fatalf("redeemed %d times, used=%v", redeemed.Load(), row.Used)
+			}
+			if ok, _ := s.RedeemSMSCode(ctx, phone, []byte("right"), maxAttempts, t0.Add(2*time.Second)); ok {
+				t.Fatal("right code redeemed after the limit or a second time")
+			}
+		})
+	}
 }

@@ -20,34 +20,56 @@ func (s *Store) LockedKeys(ctx context.Context, keys []string, now time.Time) ([
 	return out, nil
 }
 
-// AddFailure counts one failure for key in bucket (insert or increment in one statement) and
-// returns the key's total over the buckets from first on. It runs as one retried transaction:
-// the same counter incremented from two Galera nodes at once fails certification on one of them
-// (1213), and a failure that is not counted is a failure an attacker gets for free. A failed
-// attempt wrote nothing, so running it again counts the failure once.
-func (s *Store) AddFailure(ctx context.Context, key string, bucket, first int64, expires time.Time) (int, error) {
-	var total int64
+// AddFailures adds delta to the counter of each key in bucket and returns each key's new total
+// over the buckets from first on, all in one transaction: the regulator reserves an attempt
+// (delta 1) before verifying a credential and gives it back (delta -1) when the attempt did not
+// fail, so concurrent attempts, on any replica, each see a distinct count.
+func (s *Store) AddFailures(ctx context.Context, keys []string, bucket, first int64, delta int, expires time.Time) ([]int, error) {
+	totals := make([]int, len(keys))
 	err := s.Transaction(ctx, func(ctx context.Context) error {
-		row := ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: 1, ExpiresAt: expires.UTC()}
-		err := s.db(ctx).Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "subject_key"}, {Name: "bucket"}},
-			DoUpdates: clause.Assignments(map[string]any{"count": increment(1)}),
-		}).Create(&row).Error
-		if err != nil {
-			return fmt.Errorf("storage: throttle count: %w", err)
-		}
-		total = 0
-		err = s.db(ctx).Model(&ThrottleCounter{}).Where("subject_key = ? AND bucket >= ?", key, first).
-			Select("COALESCE(SUM(count), 0)").Scan(&total).Error
-		if err != nil {
-			return fmt.Errorf("storage: throttle sum: %w", err)
+		for i, key := range keys {
+			row := ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: delta, ExpiresAt: expires.UTC()}
+			if err := s.db(ctx).Clauses(clause.OnConflict{
+				Columns:   []clause.Column{{Name: "subject_key"}, {Name: "bucket"}},
+				DoUpdates: clause.Assignments(map[string]any{"count": increment(delta)}),
+			}).Create(&row).Error; err != nil {
+				return err
+			}
+			var total int64
+			if err := s.db(ctx).Model(&ThrottleCounter{}).Where("subject_key = ? AND bucket >= ?", key, first).
+				Select("COALESCE(SUM(count), 0)").Scan(&total).Error; err != nil {
+				return err
+			}
+			totals[i] = int(total)
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return nil, fmt.Errorf("storage: throttle count: %w", err)
 	}
-	return int(total), nil
+	return totals, nil
+}
+
+// SumCounters returns each key's total over the buckets from first on. It reads in a transaction
+// like AddFailures, whose statement it shares: with SQLite's one connection, a statement prepared
+// outside a transaction while a transaction waits for the same statement would deadlock.
+func (s *Store) SumCounters(ctx context.Context, keys []string, first int64) ([]int, error) {
+	totals := make([]int, len(keys))
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		for i, key := range keys {
+			var total int64
+			if err := s.db(ctx).Model(&ThrottleCounter{}).Where("subject_key = ? AND bucket >= ?", key, first).
+				Select("COALESCE(SUM(count), 0)").Scan(&total).Error; err != nil {
+				return err
+			}
+			totals[i] = int(total)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: throttle sum: %w", err)
+	}
+	return totals, nil
 }
 
 // Lock locks key until until (extending, never shortening, an existing lock).

@@ -141,12 +141,6 @@ func (h *handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 	if !ok {
 		return fosite.ErrServerError.WithDebugf("session type %T", ar.GetSession())
 	}
-	// The family continues as a local account's: later refreshes recheck the user like a
-	// password sign-in's (grants.RefreshGuard).
-	grants.ApplyIdentity(sess, "password", grants.Identity{Subject: row.Subject, Claims: claims})
-	if row.SessionID != "" {
-		sess.IDTokenClaims().Extra["sid"] = row.SessionID
-	}
 
 	// The scopes IS4 granted, narrowed to a requested subset when the app asks for one (RFC 6749
 	// section 6), and only those the client may still have.
@@ -161,6 +155,12 @@ func (h *handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 	}
 	for _, a := range client.GetAudience() {
 		ar.GrantAudience(a)
+	}
+	// The family continues as a local account's: later refreshes recheck the user like a
+	// password sign-in's (grants.RefreshGuard). Claims follow the scopes just granted.
+	grants.ApplyIdentity(sess, "password", grants.Identity{Subject: row.Subject, Claims: claims}, ar.GetGrantedScopes())
+	if row.SessionID != "" {
+		sess.IDTokenClaims().Extra["sid"] = row.SessionID
 	}
 	atLife := fosite.GetEffectiveLifespan(client, fosite.GrantTypeRefreshToken, fosite.AccessToken, h.o.Issuer.Config.GetAccessTokenLifespan(ctx))
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(atLife).Round(time.Second))

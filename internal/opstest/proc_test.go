@@ -84,6 +84,7 @@ func baseEnv(addr, driver, dsn string, extra ...string) []string {
 		"LINGPAI_SERVER_ADDR=" + addr, "LINGPAI_SERVER_ISSUER=http://" + addr,
 		"LINGPAI_DATABASE_DRIVER=" + driver, "LINGPAI_DATABASE_DSN=" + dsn,
 		"LINGPAI_LOG_FORMAT=json", "LINGPAI_LOG_LEVEL=info",
+		"LINGPAI_SERVER_ADMIN_ADDR=127.0.0.1:0", // processes run side by side: not the default 9090
 	}
 	return append(env, extra...)
 }

@@ -148,9 +148,9 @@ func (s *Service) Request(ctx context.Context, phone, ip string, deliver bool) (
 		func() error { return reserve("sms-ip-h:"+ip, "ip_hourly_limit", hour, s.opts.IPHourlyLimit, hourEnd) },
 		func() error { return reserve("sms-phone-h:"+phone, "hourly_limit", hour, s.opts.HourlyLimit, hourEnd) },
 		func() error { return reserve("sms-phone-d:"+phone, "daily_limit", day, s.opts.DailyLimit, dayEnd) },
-	}
-	if deliver {
-		steps = append(steps, func() error { return reserve("sms-budget-d", "daily_budget", day, s.opts.DailyBudget, dayEnd) })
+		// Requests for phones with no account count too: a budget spent only by real sends would
+		// answer 429 for registered phones and 200 for the rest once exhausted.
+		func() error { return reserve("sms-budget-d", "daily_budget", day, s.opts.DailyBudget, dayEnd) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -5,8 +5,11 @@ package throttle
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -16,9 +19,13 @@ var ErrLocked = errors.New("throttle: locked out")
 // Store is the part of storage the regulator needs.
 type Store interface {
 	LockedKeys(ctx context.Context, keys []string, now time.Time) ([]string, error)
-	AddFailure(ctx context.Context, key string, bucket, first int64, expires time.Time) (int, error)
+	// AddFailures adds delta to each key's counter in bucket and returns each key's new total over
+	// the buckets from first on, atomically (one transaction), so concurrent callers see distinct
+	// counts.
+	AddFailures(ctx context.Context, keys []string, bucket, first int64, delta int, expires time.Time) ([]int, error)
+	// SumCounters returns each key's total over the buckets from first on.
+	SumCounters(ctx context.Context, keys []string, first int64) ([]int, error)
 	Lock(ctx context.Context, key string, until time.Time) error
-	ResetFailures(ctx context.Context, key string) error
 }
 
 // Options are the limits (config keys throttle.*).
@@ -44,8 +51,15 @@ func New(store Store, opts Options, now func() time.Time) *Regulator {
 	return &Regulator{store: store, opts: opts, now: now}
 }
 
-func accountKey(account string) string { return "acct:" + account }
-func ipKey(ip string) string           { return "ip:" + ip }
+// Counter keys are a hash of the (already normalised) account or IP: fixed length whatever the
+// input, so an over-long username is counted like any other rather than overflowing the column.
+func accountKey(account string) string { return "acct:" + digest(account) }
+func ipKey(ip string) string           { return "ip:" + digest(ip) }
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
 
 // Check returns ErrLocked when the account or IP is locked. account is namespaced by the caller
 // ("pwd:alice", "ad:alice") so one grant's lockout does not spill into another's.
@@ -82,70 +96,208 @@ func (r *Regulator) buckets(now time.Time) (bucket, first int64) {
 	return bucket, first
 }
 
-// Fail records a failed attempt and locks the account or IP once its limit is reached. It reports
-// whether this failure caused a lock, for the audit log.
-func (r *Regulator) Fail(ctx context.Context, account, ip string) (locked bool, err error) {
-	now := r.now()
-	bucket, first := r.buckets(now)
-	expires := now.Add(r.opts.Window + r.opts.Window/15 + time.Minute)
-	type limit struct {
-		key string
-		max int
-	}
-	var limits []limit
+type limit struct {
+	key string // slots: failures kept plus attempts in flight
+	max int
+}
+
+// failKey counts the failures alone, to tell a limit reached by failures (locked) from one
+// reached by attempts still being verified (wait for them).
+func failKey(key string) string { return "f" + key }
+
+func (r *Regulator) limits(account, ip string) []limit {
+	var ls []limit
 	if account != "" {
-		limits = append(limits, limit{accountKey(account), r.opts.MaxFailures})
+		ls = append(ls, limit{accountKey(account), r.opts.MaxFailures})
 	}
 	if ip != "" {
-		limits = append(limits, limit{ipKey(ip), r.opts.IPMaxFailures})
+		ls = append(ls, limit{ipKey(ip), r.opts.IPMaxFailures})
 	}
-	for _, l := range limits {
-		n, err := r.store.AddFailure(ctx, l.key, bucket, first, expires)
-		if err != nil {
-			return locked, fmt.Errorf("throttle: count: %w", err)
-		}
-		if n >= l.max {
-			if err := r.store.Lock(ctx, l.key, now.Add(r.opts.Lockout)); err != nil {
-				return locked, fmt.Errorf("throttle: lock: %w", err)
-			}
-			locked = true
-		}
-	}
-	return locked, nil
+	return ls
 }
 
-// Succeed forgets the account's failures. The IP's stay: one good password does not excuse a
-// spray of bad ones from the same address.
-func (r *Regulator) Succeed(ctx context.Context, account string) error {
-	if account == "" {
+// reservation is one attempt counted in advance, in the bucket it was counted in, so it can be
+// given back to that same bucket.
+type reservation struct {
+	keys    []string
+	bucket  int64
+	first   int64
+	expires time.Time
+}
+
+func (r *Regulator) window() (res reservation) {
+	now := r.now()
+	res.bucket, res.first = r.buckets(now)
+	res.expires = now.Add(r.opts.Window + r.opts.Window/15 + time.Minute)
+	return res
+}
+
+// reserve takes one slot of each limit before the credential is checked. over lists the limits
+// this attempt would exceed: it must not run.
+func (r *Regulator) reserve(ctx context.Context, ls []limit) (res reservation, over []limit, err error) {
+	res = r.window()
+	for _, l := range ls {
+		res.keys = append(res.keys, l.key)
+	}
+	totals, err := r.store.AddFailures(ctx, res.keys, res.bucket, res.first, 1, res.expires)
+	if err != nil {
+		return res, nil, fmt.Errorf("throttle: reserve: %w", err)
+	}
+	for i, l := range ls {
+		if totals[i] > l.max {
+			over = append(over, l)
+		}
+	}
+	return res, over, nil
+}
+
+// giveBack returns a reservation whose attempt did not fail. It runs even if the request was
+// cancelled: a reservation left behind would count as a failure.
+func (r *Regulator) giveBack(ctx context.Context, res reservation) error {
+	if len(res.keys) == 0 {
 		return nil
 	}
-	return r.store.ResetFailures(ctx, accountKey(account))
+	if _, err := r.store.AddFailures(context.WithoutCancel(ctx), res.keys, res.bucket, res.first, -1, res.expires); err != nil {
+		return fmt.Errorf("throttle: give back: %w", err)
+	}
+	return nil
 }
 
+// fail records a failure (its slot stays taken) and locks the limits it fills.
+func (r *Regulator) fail(ctx context.Context, ls []limit, res reservation) (locked bool, err error) {
+	keys := make([]string, len(ls))
+	for i, l := range ls {
+		keys[i] = failKey(l.key)
+	}
+	totals, err := r.store.AddFailures(context.WithoutCancel(ctx), keys, res.bucket, res.first, 1, res.expires)
+	if err != nil {
+		return false, fmt.Errorf("throttle: count: %w", err)
+	}
+	var full []limit
+	for i, l := range ls {
+		if totals[i] >= l.max {
+			full = append(full, l)
+		}
+	}
+	return len(full) > 0, r.lock(ctx, full)
+}
+
+// failedOut lists the limits among over that failures alone have filled.
+func (r *Regulator) failedOut(ctx context.Context, over []limit) ([]limit, error) {
+	keys := make([]string, len(over))
+	for i, l := range over {
+		keys[i] = failKey(l.key)
+	}
+	res := r.window()
+	totals, err := r.store.SumCounters(ctx, keys, res.first)
+	if err != nil {
+		return nil, fmt.Errorf("throttle: count: %w", err)
+	}
+	var out []limit
+	for i, l := range over {
+		if totals[i] >= l.max {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+func (r *Regulator) lock(ctx context.Context, ls []limit) error {
+	until := r.now().Add(r.opts.Lockout)
+	for _, l := range ls {
+		if err := r.store.Lock(ctx, l.key, until); err != nil {
+			return fmt.Errorf("throttle: lock: %w", err)
+		}
+	}
+	return nil
+}
+
+// Fail records a failed attempt and locks the account or IP once its limit is reached (a failure
+// counted without Attempt, as by tests and tools). It reports whether this failure caused a lock.
+func (r *Regulator) Fail(ctx context.Context, account, ip string) (locked bool, err error) {
+	ls := r.limits(account, ip)
+	if len(ls) == 0 {
+		return false, nil
+	}
+	res, _, err := r.reserve(ctx, ls)
+	if err != nil {
+		return false, err
+	}
+	return r.fail(ctx, ls, res)
+}
+
+// busyWait bounds how long an attempt waits for slots held by attempts still being verified
+// (right passwords give theirs back); past it the attempt is refused like a locked one.
+const busyWait = 5 * time.Second
+
 // Attempt runs verify under the regulator: the one sequence every credential check uses (the
-// password grant, the custom grants, the sign-in page). A locked account or IP is refused before
-// verify runs (ErrLocked, wrapped); an error of verify that failed reports as bad credentials is
-// counted and returned; any other error of verify (an upstream outage) counts nothing; success
-// forgets the account's failures. lockedNow reports that this failure locked the account or IP.
+// password grant, the custom grants, the sign-in page, client authentication). The attempt takes a
+// slot before verify runs, atomically in the database, so parallel guesses on any number of
+// replicas each take one of the limit's slots and at most throttle.max_failures (per account) and
+// throttle.ip_max_failures (per IP) wrong credentials are ever verified in a window. When failures
+// fill a limit the attempt is refused (ErrLocked, wrapped) without running verify; when attempts
+// still in flight hold the slots, it waits for them (up to busyWait), since right passwords give
+// their slots back. An error of verify that failed reports as bad credentials keeps its slot (a
+// failure; the one that fills a limit locks the key); success or any other error (an upstream
+// outage) gives the slot back. A success does not wipe earlier failures, which age out of the
+// window: wiping them would hand parallel guesses fresh slots. lockedNow reports that this
+// failure locked the account or IP.
 func (r *Regulator) Attempt(ctx context.Context, account, ip string, verify func() error, failed func(error) bool) (lockedNow bool, err error) {
 	if r == nil {
 		return false, verify()
 	}
-	if account != "" || ip != "" {
-		if err := r.Check(ctx, account, ip); err != nil {
+	ls := r.limits(account, ip)
+	if len(ls) == 0 {
+		return false, verify()
+	}
+	if err := r.Check(ctx, account, ip); err != nil {
+		return false, err
+	}
+	deadline := time.Now().Add(busyWait)
+	var res reservation
+	for {
+		var over []limit
+		if res, over, err = r.reserve(ctx, ls); err != nil {
 			return false, err
 		}
-	}
-	if verr := verify(); verr != nil {
-		if !failed(verr) {
-			return false, verr
+		if len(over) == 0 {
+			break
 		}
-		locked, ferr := r.Fail(ctx, account, ip)
-		if ferr != nil {
-			return false, ferr
+		// Refused or waiting: the slot goes back either way (a refusal is not a guess).
+		if err := r.giveBack(ctx, res); err != nil {
+			return false, err
+		}
+		full, err := r.failedOut(ctx, over)
+		if err != nil {
+			return false, err
+		}
+		if len(full) > 0 || time.Now().After(deadline) {
+			// Locked for good measure, so later attempts stop at the cheap Check above.
+			return false, errors.Join(fmt.Errorf("%w: limit reached", ErrLocked), r.lock(ctx, full))
+		}
+		select {
+		case <-time.After(time.Duration(10+rand.IntN(30)) * time.Millisecond):
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	verr := verify()
+	if verr != nil && failed(verr) {
+		locked, err := r.fail(ctx, ls, res)
+		if err != nil {
+			return false, err
 		}
 		return locked, verr
 	}
-	return false, r.Succeed(ctx, account)
+	if err := r.giveBack(ctx, res); err != nil {
+		return false, errors.Join(verr, err)
+	}
+	return false, verr
+}
+
+// AttemptClient is Attempt for client authentication: failures count per client id and per IP
+// under the same limits, in their own namespace so a client id never shares a counter with a
+// username.
+func (r *Regulator) AttemptClient(ctx context.Context, clientID, ip string, verify func() error, failed func(error) bool) (lockedNow bool, err error) {
+	return r.Attempt(ctx, "client:"+clientID, ip, verify, failed)
 }

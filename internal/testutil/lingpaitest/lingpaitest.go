@@ -114,7 +114,7 @@ func Start(t testing.TB, backend string, configure func(*config.Config), opts ..
 func (s *Server) build() {
 	s.t.Helper()
 	st, err := storage.Open(storage.Options{Driver: s.Config.Database.Driver, DSN: s.Config.Database.DSN, DSNs: s.Config.Database.DSNs,
-		ClientCacheTTL: s.Config.Server.CacheTTL, DefaultAudience: []string{s.URL + "/resources"}})
+		ClientCacheTTL: s.Config.Server.CacheTTL, DefaultAudience: []string{s.URL + "/resources"}, Secrets: secrets(s.Config)})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -238,4 +238,12 @@ func (s *Server) Replica() *Server {
 	r := &Server{t: s.t, URL: hs.URL, Config: &cfg, Logs: &SyncBuffer{}, opts: s.opts, httpSrv: hs, handler: sh}
 	r.build()
 	return r
+}
+
+func secrets(cfg *config.Config) [][]byte {
+	var out [][]byte
+	for _, v := range cfg.Security.Secrets {
+		out = append(out, []byte(v))
+	}
+	return out
 }

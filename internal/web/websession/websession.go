@@ -22,6 +22,9 @@ import (
 const (
 	sessionCookie = "lingpai_session"
 	csrfCookie    = "lingpai_csrf"
+	// hostPrefix is used over HTTPS: a __Host- cookie is only accepted when set Secure, for "/",
+	// with no Domain, so neither a sibling subdomain nor a plain-HTTP response can plant one.
+	hostPrefix = "__Host-"
 )
 
 // Store is the part of storage sessions need.
@@ -48,18 +51,35 @@ func random() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// name is a cookie's name: __Host- prefixed when the cookies are Secure.
+func (m *Manager) name(base string) string {
+	if m.Secure {
+		return hostPrefix + base
+	}
+	return base
+}
+
 func (m *Manager) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
+	return &http.Cookie{Name: m.name(name), Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true,
 		Secure: m.Secure, SameSite: http.SameSiteLaxMode}
+}
+
+// value is the request's cookie base (by its served name), or "".
+func (m *Manager) value(r *http.Request, base string) string {
+	c, err := r.Cookie(m.name(base))
+	if err != nil {
+		return ""
+	}
+	return c.Value
 }
 
 // Current returns the request's live session, or nil when it has none.
 func (m *Manager) Current(r *http.Request) (*storage.LoginSession, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return nil, nil //nolint:nilerr // no session cookie is no session, not an error
+	v := m.value(r, sessionCookie)
+	if v == "" {
+		return nil, nil
 	}
-	ls, err := m.Store.LoginSessionByCookie(r.Context(), c.Value, m.Now())
+	ls, err := m.Store.LoginSessionByCookie(r.Context(), v, m.Now())
 	if errors.Is(err, fosite.ErrNotFound) {
 		return nil, nil
 	}
@@ -68,8 +88,8 @@ func (m *Manager) Current(r *http.Request) (*storage.LoginSession, error) {
 
 // Start signs the browser in as userID, replacing any session it had (no session fixation).
 func (m *Manager) Start(w http.ResponseWriter, r *http.Request, userID, amr string) (*storage.LoginSession, error) {
-	if old, err := r.Cookie(sessionCookie); err == nil {
-		_ = m.Store.DeleteLoginSession(r.Context(), old.Value)
+	if old := m.value(r, sessionCookie); old != "" {
+		_ = m.Store.DeleteLoginSession(r.Context(), old)
 	}
 	value, err := random()
 	if err != nil {
@@ -95,40 +115,42 @@ func (m *Manager) Start(w http.ResponseWriter, r *http.Request, userID, amr stri
 // End signs the browser out.
 func (m *Manager) End(w http.ResponseWriter, r *http.Request) error {
 	http.SetCookie(w, m.cookie(sessionCookie, "", -1))
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		return m.Store.DeleteLoginSession(r.Context(), c.Value)
+	if v := m.value(r, sessionCookie); v != "" {
+		return m.Store.DeleteLoginSession(r.Context(), v)
 	}
 	return nil
 }
 
 // CSRFToken returns the token a form for purpose must post back, setting the browser's CSRF
-// cookie when it has none. The token is an HMAC of that cookie: a page on another site can make
-// the browser post, but cannot read the token.
+// cookie when it has none. The token is an HMAC of that cookie and of the browser's session
+// cookie: a page on another site can make the browser post but cannot read the token, and a
+// cookie and token pair taken from another browser (and planted in this one) was bound to that
+// browser's session, not this one's.
 func (m *Manager) CSRFToken(w http.ResponseWriter, r *http.Request, purpose string) (string, error) {
-	c, err := r.Cookie(csrfCookie)
-	value := ""
-	if err == nil && len(c.Value) >= 32 {
-		value = c.Value
-	} else {
+	value := m.value(r, csrfCookie)
+	if len(value) < 32 {
+		var err error
 		if value, err = random(); err != nil {
 			return "", err
 		}
 		http.SetCookie(w, m.cookie(csrfCookie, value, 0))
 	}
-	return m.mac(value, purpose), nil
+	return m.mac(value, m.value(r, sessionCookie), purpose), nil
 }
 
-// CheckCSRF reports whether the posted csrf_token matches the browser's cookie for purpose.
+// CheckCSRF reports whether the posted csrf_token matches the browser's cookies for purpose.
 func (m *Manager) CheckCSRF(r *http.Request, purpose string) bool {
-	c, err := r.Cookie(csrfCookie)
-	if err != nil || c.Value == "" {
+	value := m.value(r, csrfCookie)
+	if value == "" {
 		return false
 	}
-	return hmac.Equal([]byte(r.PostFormValue("csrf_token")), []byte(m.mac(c.Value, purpose)))
+	return hmac.Equal([]byte(r.PostFormValue("csrf_token")), []byte(m.mac(value, m.value(r, sessionCookie), purpose)))
 }
 
-func (m *Manager) mac(value, purpose string) string {
+func (m *Manager) mac(value, session, purpose string) string {
 	h := hmac.New(sha256.New, m.CSRFKey)
-	h.Write([]byte(purpose + "\x00" + value))
+	h.Write([]byte(purpose + "\x00" + value + "\x00"))
+	s := sha256.Sum256([]byte(session)) // fixed length, so the fields cannot run into each other
+	h.Write(s[:])
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
