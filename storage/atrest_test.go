@@ -22,9 +22,12 @@ func TestKeyMaterialAtRest(t *testing.T) {
 	for _, b := range storagetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			var dsn string
-			if b.Name == "sqlite" {
+			switch b.Name {
+			case "sqlite":
 				dsn = filepath.Join(t.TempDir(), "lingpai.db")
-			} else {
+			case "postgres":
+				dsn = storagetest.PostgresDSN(t)
+			default:
 				dsn = storagetest.MySQLDSN(t)
 			}
 			open := func(secrets ...[]byte) *storage.Store {
