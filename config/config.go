@@ -35,6 +35,8 @@ type Config struct {
 
 	demo    bool    // serve --demo: development-only choices (the log SMS provider) are allowed
 	Janitor Janitor `yaml:"janitor"`
+	// Security bounds hashing work (issue 12).
+	Security Security `yaml:"security"`
 }
 
 // Server is the HTTP side.
@@ -118,6 +120,7 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "json"},
 		UI:       defaultUI(),
 		Janitor:  Janitor{Interval: 10 * time.Minute, BatchSize: 500},
+		Security: defaultSecurity(),
 	}
 }
 

@@ -43,6 +43,8 @@ type parts struct {
 
 func (b *builder) parts(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*parts, error) {
 	d := &parts{cfg: cfg, store: store, logger: logger, issuer: strings.TrimRight(cfg.Server.Issuer, "/"), now: b.now}
+	// One limiter for every slow hash of the process (client secrets, passwords, new hashes).
+	d.hasher = hashing.Hasher{Limit: hashing.NewLimiter(cfg.Security.MaxConcurrentHashes, cfg.Security.HashQueueWait)}
 	overlap := max(cfg.Tokens.AccessTokenLifetime, cfg.Tokens.IDTokenLifetime) + time.Minute
 	var err error
 	if d.keyring, err = keys.New(ctx, store, keys.Options{Algorithm: cfg.Tokens.SigningAlgorithm, CacheTTL: cfg.Server.CacheTTL, Overlap: overlap}); err != nil {
