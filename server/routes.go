@@ -13,6 +13,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/handlers"
+	"github.com/lingpai/lingpai/internal/clientauth"
 	"github.com/lingpai/lingpai/internal/ops/metrics"
 	"github.com/lingpai/lingpai/storage"
 )
@@ -32,6 +33,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	}
 	r := mux.NewRouter()
 	r.Use(met.Middleware)
+	r.Use(clientauth.Middleware) // carries the authenticated client's id to the secret check
 	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
 		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) }})
 	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy}).Methods(http.MethodPost)

@@ -42,7 +42,9 @@ type Store struct {
 	driver  string
 	opts    Options
 	clients clientCache
-	now     func() time.Time
+	// clientHooks run after a client changes (OnClientChange); set at start-up only.
+	clientHooks []func(id string)
+	now         func() time.Time
 }
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).

@@ -49,7 +49,7 @@ type Hasher struct {
 
 // Hash returns a slow, salted argon2id hash: for secrets a person chose.
 func (h Hasher) Hash(ctx context.Context, secret []byte) ([]byte, error) {
-	release, err := h.Limit.acquire(ctx)
+	release, err := h.Limit.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (h Hasher) Compare(ctx context.Context, stored, secret []byte) error {
 	if strings.HasPrefix(s, fastPrefix) {
 		return compareFast(s, secret)
 	}
-	release, err := h.Limit.acquire(ctx)
+	release, err := h.Limit.Acquire(ctx)
 	if err != nil {
 		return err
 	}

@@ -46,9 +46,9 @@ func (l *Limiter) Cap() int {
 	return cap(l.slots)
 }
 
-// acquire takes a slot, waiting at most the limiter's wait (or until ctx ends). The returned
+// Acquire takes a slot, waiting at most the limiter's wait (or until ctx ends). The returned
 // release must be called once the hash is done.
-func (l *Limiter) acquire(ctx context.Context) (release func(), err error) {
+func (l *Limiter) Acquire(ctx context.Context) (release func(), err error) {
 	if l == nil {
 		return func() {}, nil
 	}

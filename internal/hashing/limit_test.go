@@ -25,7 +25,7 @@ func TestLimiter(t *testing.T) {
 		run  func(t *testing.T, h Hasher)
 	}{
 		{"a slow hash waits its bounded time, then ErrBusy (a fosite temporarily_unavailable)", func(t *testing.T, h Hasher) {
-			release, err := h.Limit.acquire(ctx) // the only slot is taken
+			release, err := h.Limit.Acquire(ctx) // the only slot is taken
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +47,7 @@ func TestLimiter(t *testing.T) {
 			}
 		}},
 		{"a freed slot is taken by a waiter", func(t *testing.T, h Hasher) {
-			release, _ := h.Limit.acquire(ctx)
+			release, _ := h.Limit.Acquire(ctx)
 			time.AfterFunc(10*time.Millisecond, release)
 			if err := h.Compare(ctx, slow, []byte("chosen")); err != nil {
 				t.Fatalf("Compare after the slot freed = %v", err)
@@ -59,7 +59,7 @@ func TestLimiter(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 16 {
 				wg.Go(func() {
-					release, err := h.Limit.acquire(ctx)
+					release, err := h.Limit.Acquire(ctx)
 					if err != nil {
 						t.Error(err)
 						return
