@@ -18,6 +18,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ var (
 	flagWarmup   = flag.Duration("warmup", time.Second, "unmeasured warm-up per scenario")
 	flagMySQL    = flag.String("mysql", defaultMySQL(), "MySQL DSN of a server where a throw-away database may be created ('' skips MySQL)")
 	flagOnly     = flag.String("only", "", "run only scenarios whose name matches this regexp")
+	flagProfile  = flag.String("cpuprofile", "", "write a CPU profile of the scenarios (server and load generator, one process) to this file")
 	flagCodes    = flag.Int("codes", 4000, "authorization codes made before the code-exchange scenario (it ends early when they run out)")
 )
 
@@ -48,8 +50,20 @@ const hydraIntrospection = 1000.0
 
 func main() {
 	flag.Parse()
+	if *flagProfile != "" {
+		f, err := os.Create(*flagProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lingpai-bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(context.Background(), os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "lingpai-bench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
