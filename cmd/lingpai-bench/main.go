@@ -44,9 +44,14 @@ func defaultMySQL() string {
 	return "root@tcp(127.0.0.1:3306)/"
 }
 
-// hydraIntrospection is ORY Hydra v26.2.0's introspection figure measured the same way on this
-// machine (issue 16): the reference the introspection target is set against.
-const hydraIntrospection = 1000.0
+// hydraIntrospection is ORY Hydra v26.2.0's introspection figure measured with wrk on this
+// machine when its RSA-2048 ceiling was hydraRSACeiling (issue 16). The machine is shared, so the
+// reference is scaled by this run's RSA ceiling: a figure taken while the cores were half as
+// fast is compared with half of Hydra's.
+const (
+	hydraIntrospection = 1000.0
+	hydraRSACeiling    = 1900.0
+)
 
 func main() {
 	flag.Parse()
@@ -212,7 +217,8 @@ func table(before, after, measured []result) []row {
 			ok := rw.met != nil && *rw.met && r.p99 <= 3*r.p50
 			rw.met = &ok
 		case introspect.name:
-			rw = compare(rw, "Hydra v26.2.0 (1,000/s)", hydraIntrospection, 5, "")
+			scaled := hydraIntrospection * rsa.rate() / hydraRSACeiling
+			rw = compare(rw, fmt.Sprintf("Hydra v26.2.0 (1,000/s at an RSA ceiling of 1,900/s; %s/s at this run's)", thousands(scaled)), scaled, 5, "")
 		case refresh.name, codeExchange.name, smsSignIn.name:
 			rw = compare(rw, "RSA-2048 ceiling", rsa.rate(), 0, "")
 		case "client_credentials, ES256":
