@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -14,7 +15,26 @@ type result struct {
 	ops, errs     int
 	firstErr      error
 	elapsed       time.Duration
+	cpu           time.Duration // CPU time of the whole process (server and load generator)
 	p50, p99      time.Duration
+}
+
+// perCPU is operations per CPU-second of this process: unlike the rate, it does not fall when
+// other tenants of a shared machine take the cores.
+func (r result) perCPU() float64 {
+	if r.cpu <= 0 {
+		return 0
+	}
+	return float64(r.ops) / r.cpu.Seconds()
+}
+
+// cpuTime is the CPU time this process has used (user + system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (r result) rate() float64 {
@@ -54,7 +74,7 @@ func loop(conc int, d time.Duration, op func(w int) error, lat [][]time.Duration
 		firstErr  atomic.Value
 		wg        sync.WaitGroup
 	)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	deadline := start.Add(d)
 	for w := range conc {
 		wg.Go(func() {
@@ -77,7 +97,7 @@ func loop(conc int, d time.Duration, op func(w int) error, lat [][]time.Duration
 		})
 	}
 	wg.Wait()
-	r := result{ops: int(ops.Load()), errs: int(errs.Load()), elapsed: time.Since(start)}
+	r := result{ops: int(ops.Load()), errs: int(errs.Load()), elapsed: time.Since(start), cpu: cpuTime() - cpu0}
 	if e, ok := firstErr.Load().(error); ok {
 		r.firstErr = e
 	}

@@ -78,6 +78,7 @@ type row struct {
 	result
 	against string  // what the ratio is taken against
 	ratio   float64 // 0: none
+	cpuRat  float64 // the same ratio per CPU-second of this process (0: none)
 	target  string  // "" when the issue sets none
 	met     *bool
 }
@@ -189,16 +190,17 @@ func table(before, after, measured []result) []row {
 		c := before[i]
 		c.ops += after[i].ops
 		c.elapsed += after[i].elapsed
+		c.cpu += after[i].cpu
 		c.p50, c.p99 = (before[i].p50+after[i].p50)/2, (before[i].p99+after[i].p99)/2
 		c.name += fmt.Sprintf(" (start %s, end %s)", thousands(before[i].rate()), thousands(after[i].rate()))
 		ceil[i] = c
 		rows = append(rows, row{result: c})
 	}
 	rsa, ec, argon := ceil[0], ceil[1], ceil[2]
-	cc := map[string]float64{}
+	cc := map[string]result{}
 	for _, r := range measured {
 		if r.name == ccGenerated.name {
-			cc[r.backend] = r.rate()
+			cc[r.backend] = r
 		}
 	}
 	for _, r := range measured {
@@ -206,23 +208,23 @@ func table(before, after, measured []result) []row {
 		switch r.name {
 		case ccGenerated.name:
 			if r.backend == "sqlite" {
-				rw = compare(rw, "RSA-2048 ceiling", rsa.rate(), 0.75, "")
+				rw = compare(rw, "RSA-2048 ceiling", rsa.rate(), rsa.perCPU(), 0.75, "")
 			} else {
-				rw = compare(rw, "SQLite's figure", cc["sqlite"], 0.85, "")
+				rw = compare(rw, "SQLite's figure", cc["sqlite"].rate(), cc["sqlite"].perCPU(), 0.85, "")
 			}
 		case ccChosen.name:
-			rw = compare(rw, "generated secret", cc[r.backend], 0.90, "")
+			rw = compare(rw, "generated secret", cc[r.backend].rate(), cc[r.backend].perCPU(), 0.90, "")
 		case password.name:
-			rw = compare(rw, "argon2id ceiling", argon.rate(), 0.80, "p99 ≤ 3 × p50")
+			rw = compare(rw, "argon2id ceiling", argon.rate(), argon.perCPU(), 0.80, "p99 ≤ 3 × p50")
 			ok := rw.met != nil && *rw.met && r.p99 <= 3*r.p50
 			rw.met = &ok
 		case introspect.name:
 			scaled := hydraIntrospection * rsa.rate() / hydraRSACeiling
-			rw = compare(rw, fmt.Sprintf("Hydra v26.2.0 (1,000/s at an RSA ceiling of 1,900/s; %s/s at this run's)", thousands(scaled)), scaled, 5, "")
+			rw = compare(rw, fmt.Sprintf("Hydra v26.2.0 (1,000/s at an RSA ceiling of 1,900/s; %s/s at this run's)", thousands(scaled)), scaled, 0, 5, "")
 		case refresh.name, codeExchange.name, smsSignIn.name:
-			rw = compare(rw, "RSA-2048 ceiling", rsa.rate(), 0, "")
+			rw = compare(rw, "RSA-2048 ceiling", rsa.rate(), rsa.perCPU(), 0, "")
 		case "client_credentials, ES256":
-			rw = compare(rw, "ECDSA P-256 ceiling", ec.rate(), 0, "")
+			rw = compare(rw, "ECDSA P-256 ceiling", ec.rate(), ec.perCPU(), 0, "")
 		}
 		rows = append(rows, rw)
 	}
@@ -245,10 +247,13 @@ func measureScenario(ctx context.Context, in *instance, sc scenario) (result, er
 
 // compare sets the row's ratio against base; a positive target adds "≥ target" and whether it
 // is met; extra is a further condition printed beside it.
-func compare(rw row, against string, base, target float64, extra string) row {
+func compare(rw row, against string, base, baseCPU, target float64, extra string) row {
 	rw.against = against
 	if base > 0 {
 		rw.ratio = rw.rate() / base
+	}
+	if baseCPU > 0 && rw.perCPU() > 0 {
+		rw.cpuRat = rw.perCPU() / baseCPU
 	}
 	if target > 0 {
 		rw.target = fmt.Sprintf("≥ %.2f", target)
@@ -258,7 +263,14 @@ func compare(rw row, against string, base, target float64, extra string) row {
 		if extra != "" {
 			rw.target += ", " + extra
 		}
-		ok := rw.ratio >= target
+		// On a machine shared with other work the per-CPU ratio is the one that means something
+		// (the rates of the ceiling and the scenario were taken under different loads); when it
+		// is missing (a fixed reference such as Hydra's), the rate ratio decides.
+		r := rw.cpuRat
+		if r == 0 {
+			r = rw.ratio
+		}
+		ok := r >= target
 		rw.met = &ok
 	}
 	return rw
@@ -276,30 +288,36 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float
 
 func printTable(out io.Writer, rows []row) {
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "| backend | scenario | req/s | p50 | p99 | errors | ratio | against | target | met |")
-	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---|---|---|")
+	fmt.Fprintln(out, "| backend | scenario | req/s | p50 | p99 | errors | ratio | ratio per CPU-s | against | target | met |")
+	fmt.Fprintln(out, "|---|---|---:|---:|---:|---:|---:|---:|---|---|---|")
 	for _, r := range rows {
-		ratio, met := "", ""
-		if r.ratio > 0 {
-			ratio = fmt.Sprintf("%.2f", r.ratio)
-			if r.ratio >= 2 {
-				ratio = fmt.Sprintf("%.1f×", r.ratio)
-			}
-		}
+		ratio, cpuRatio, met := fmtRatio(r.ratio), fmtRatio(r.cpuRat), ""
 		if r.met != nil {
 			met = "no"
 			if *r.met {
 				met = "yes"
 			}
 		}
-		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n", r.backend, r.name,
-			thousands(r.rate()), ms(r.p50), ms(r.p99), r.errs, ratio, r.against, r.target, met)
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |\n", r.backend, r.name,
+			thousands(r.rate()), ms(r.p50), ms(r.p99), r.errs, ratio, cpuRatio, r.against, r.target, met)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, strings.TrimSpace(`
 Ceilings run bare on every core (GOMAXPROCS goroutines); scenarios send the fixed number of
 requests in flight over keep-alive loopback connections, load generator and server sharing the
-cores. The sms row counts sign-ins (a code request plus the grant).`))
+cores. "ratio" divides rates; "ratio per CPU-s" divides operations per CPU-second of this
+process, which holds when other work shares the machine, and decides "met" where present. The
+sms row counts sign-ins (a code request plus the grant).`))
+}
+
+func fmtRatio(f float64) string {
+	switch {
+	case f <= 0:
+		return ""
+	case f >= 2:
+		return fmt.Sprintf("%.1f×", f)
+	}
+	return fmt.Sprintf("%.2f", f)
 }
 
 func thousands(f float64) string {

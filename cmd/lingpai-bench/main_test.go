@@ -49,7 +49,7 @@ func TestCompare(t *testing.T) {
 		{5500, 1000, 5, 5.5, true},
 	}
 	for _, tt := range tests {
-		rw := compare(row{result: result{ops: int(tt.rate), elapsed: time.Second}}, "x", tt.base, tt.target, "")
+		rw := compare(row{result: result{ops: int(tt.rate), elapsed: time.Second}}, "x", tt.base, 0, tt.target, "")
 		if diff := rw.ratio - tt.wantRatio; diff > 1e-9 || diff < -1e-9 || rw.met == nil || *rw.met != tt.wantMet {
 			t.Errorf("compare(%v vs %v, ≥%v) = ratio %v met %v", tt.rate, tt.base, tt.target, rw.ratio, rw.met)
 		}
