@@ -167,3 +167,43 @@ func TestPasswordGrantOverloadIs503(t *testing.T) {
 		t.Errorf("want both issued tokens and 503s with one slot and a 1ms queue, got %v", counts)
 	}
 }
+
+// TestIntrospectionOverloadIs503: fosite's introspection drops the cause of a failed client
+// authentication, so without care a full hashing queue would read as a wrong secret (401).
+func TestIntrospectionOverloadIs503(t *testing.T) {
+	s := lingpaitest.Start(t, "sqlite", func(c *config.Config) {
+		c.Security.MaxConcurrentHashes, c.Security.HashQueueWait = 1, time.Millisecond
+	})
+	h := hashing.Hasher{Argon2: hashing.Argon2Params{Memory: 4096, Time: 2, Threads: 1}}
+	hash, _ := h.Hash(context.Background(), []byte("chosen secret"))
+	s.Client("rs", []string{"client_credentials"}, []string{"api"}, func(c *storage.Client) { c.SecretHash = hash })
+	secret := s.Client("app", []string{"client_credentials"}, []string{"api"})
+	at := s.Token("app", secret, url.Values{"grant_type": {"client_credentials"}}).Str("access_token")
+	var (
+		mu     sync.Mutex
+		counts = map[string]int{}
+		wg     sync.WaitGroup
+	)
+	for range 24 {
+		wg.Go(func() {
+			r := s.Post("/connect/introspect", url.Values{"token": {at}}, "rs", "chosen secret")
+			key := strconv.Itoa(r.Status) + " " + r.Str("error")
+			if r.Status == http.StatusServiceUnavailable && r.Header.Get("Retry-After") == "" {
+				key += " without Retry-After"
+			}
+			mu.Lock()
+			counts[key]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	t.Logf("answers %v", counts)
+	for k := range counts {
+		if k != "200 " && k != "503 temporarily_unavailable" {
+			t.Errorf("unexpected answer %q", k)
+		}
+	}
+	if counts["503 temporarily_unavailable"] == 0 {
+		t.Errorf("no 503 with one hashing slot and a 1ms queue: %v", counts)
+	}
+}

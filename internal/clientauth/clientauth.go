@@ -101,6 +101,9 @@ func (v *Verifier) Compare(ctx context.Context, stored, secret []byte) error {
 		return nil
 	}
 	if err := v.attempt(ctx, client, func() error { return v.hasher.Compare(ctx, stored, secret) }); err != nil {
+		if errors.Is(err, hashing.ErrBusy) {
+			noteBusy(ctx)
+		}
 		return err
 	}
 	v.remember(k, client)
@@ -203,8 +206,9 @@ type holderKey struct{}
 // holder carries the id of the client being authenticated from fosite's client lookup to the
 // secret check, which fosite calls with the stored hash and the secret only.
 type holder struct {
-	mu sync.Mutex
-	id string
+	mu   sync.Mutex
+	id   string
+	busy bool // a secret check found the hashing limit full (see Busy)
 }
 
 // WithHolder returns ctx ready to carry the id of the client a request authenticates.
@@ -228,6 +232,26 @@ func NoteClient(ctx context.Context, id string) {
 	if h, ok := ctx.Value(holderKey{}).(*holder); ok {
 		h.mu.Lock()
 		h.id = id
+		h.mu.Unlock()
+	}
+}
+
+// Busy reports whether a secret check of this request was refused because the hashing limit
+// stayed full. fosite's introspection drops the cause of a failed client authentication, so its
+// handler asks here to answer 503 rather than 401.
+func Busy(ctx context.Context) bool {
+	if h, ok := ctx.Value(holderKey{}).(*holder); ok {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.busy
+	}
+	return false
+}
+
+func noteBusy(ctx context.Context) {
+	if h, ok := ctx.Value(holderKey{}).(*holder); ok {
+		h.mu.Lock()
+		h.busy = true
 		h.mu.Unlock()
 	}
 }
