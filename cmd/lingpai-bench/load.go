@@ -17,6 +17,7 @@ type result struct {
 	elapsed       time.Duration
 	cpu           time.Duration // CPU time of the whole process (server and load generator)
 	p50, p99      time.Duration
+	exhausted     bool // a worker ran out of inputs
 }
 
 // perCPU is operations per CPU-second of this process: unlike the rate, it does not fall when
@@ -48,30 +49,54 @@ func (r result) rate() float64 {
 // pre-made inputs, such as authorization codes).
 var errExhausted = context.Canceled
 
-// measure runs op on conc workers for d after a warm-up, and reports throughput and latency.
-// op gets the worker's index; an error counts against the scenario (its first is kept).
-func measure(conc int, warmup, d time.Duration, op func(w int) error) result {
-	if warmup > 0 {
-		loop(conc, warmup, op, nil)
+// item is one thing measured: a ceiling or a scenario on one instance.
+type item struct {
+	backend, name string
+	conc          int
+	op            func(w int) error
+	res           result
+	lat           []time.Duration
+	done          bool // ran out of inputs in an earlier slice
+}
+
+// slice runs the item for d and adds the outcome to its totals.
+func (it *item) slice(d time.Duration) {
+	if it.done {
+		return
 	}
-	lat := make([][]time.Duration, conc)
-	res := loop(conc, d, op, lat)
-	var all []time.Duration
+	lat := make([][]time.Duration, it.conc)
+	r := loop(it.conc, d, it.op, lat)
+	if r.exhausted {
+		it.done = true
+	}
+	it.res.ops += r.ops
+	it.res.errs += r.errs
+	it.res.elapsed += r.elapsed
+	it.res.cpu += r.cpu
+	if it.res.firstErr == nil {
+		it.res.firstErr = r.firstErr
+	}
 	for _, l := range lat {
-		all = append(all, l...)
+		it.lat = append(it.lat, l...)
 	}
-	slices.Sort(all)
-	if len(all) > 0 {
-		res.p50 = all[len(all)*50/100]
-		res.p99 = all[min(len(all)-1, len(all)*99/100)]
+}
+
+// result returns the totals with their latency percentiles.
+func (it *item) result() result {
+	r := it.res
+	r.backend, r.name = it.backend, it.name
+	slices.Sort(it.lat)
+	if n := len(it.lat); n > 0 {
+		r.p50, r.p99 = it.lat[n*50/100], it.lat[min(n-1, n*99/100)]
 	}
-	return res
+	return r
 }
 
 func loop(conc int, d time.Duration, op func(w int) error, lat [][]time.Duration) result {
 	var (
 		ops, errs atomic.Int64
 		firstErr  atomic.Value
+		exhausted atomic.Bool
 		wg        sync.WaitGroup
 	)
 	start, cpu0 := time.Now(), cpuTime()
@@ -82,6 +107,7 @@ func loop(conc int, d time.Duration, op func(w int) error, lat [][]time.Duration
 				t := time.Now()
 				err := op(w)
 				if err == errExhausted {
+					exhausted.Store(true)
 					return
 				}
 				if err != nil {
@@ -97,7 +123,7 @@ func loop(conc int, d time.Duration, op func(w int) error, lat [][]time.Duration
 		})
 	}
 	wg.Wait()
-	r := result{ops: int(ops.Load()), errs: int(errs.Load()), elapsed: time.Since(start), cpu: cpuTime() - cpu0}
+	r := result{ops: int(ops.Load()), errs: int(errs.Load()), elapsed: time.Since(start), cpu: cpuTime() - cpu0, exhausted: exhausted.Load()}
 	if e, ok := firstErr.Load().(error); ok {
 		r.firstErr = e
 	}

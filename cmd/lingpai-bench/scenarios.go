@@ -173,6 +173,9 @@ var (
 			return err
 		}, nil
 	}}
+	ccES256 = scenario{"client_credentials, ES256", func(ctx context.Context, in *instance, c *caller, conc int) (func(int) error, error) {
+		return ccGenerated.prepare(ctx, in, c, conc)
+	}}
 	jwks = scenario{"JWKS", func(_ context.Context, _ *instance, c *caller, _ int) (func(int) error, error) {
 		return func(int) error {
 			_, err := c.do(http.MethodGet, "/.well-known/openid-configuration/jwks", "", "")

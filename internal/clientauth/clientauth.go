@@ -32,8 +32,9 @@ type Verifier struct {
 	now       func() time.Time
 	key       []byte // random per process: cache keys mean nothing outside it
 
-	mu      sync.Mutex
-	entries map[[sha256.Size]byte]entry
+	mu       sync.Mutex
+	entries  map[[sha256.Size]byte]entry
+	inflight map[[sha256.Size]byte]chan struct{} // slow checks running, closed when done
 }
 
 type entry struct {
@@ -67,7 +68,7 @@ func New(o Options) (*Verifier, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Verifier{hasher: o.Hasher, regulator: o.Regulator, logger: o.Logger, ttl: o.TTL, now: o.Now, key: key,
-		entries: map[[sha256.Size]byte]entry{}}, nil
+		entries: map[[sha256.Size]byte]entry{}, inflight: map[[sha256.Size]byte]chan struct{}{}}, nil
 }
 
 // Hash implements fosite.Hasher (new client secrets a person chose: slow).
@@ -99,6 +100,21 @@ func (v *Verifier) Compare(ctx context.Context, stored, secret []byte) error {
 	k := v.cacheKey(client, stored, secret)
 	if v.cached(k) {
 		return nil
+	}
+	// When an entry expires, every request of a busy client misses at once; one slow check
+	// runs and the others with the same key wait for its outcome instead of queueing a hash
+	// each. After a failure each runs (and is counted) on its own.
+	if wait, leader := v.lead(k); !leader {
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return hashing.ErrBusy.WithWrap(ctx.Err())
+		}
+		if v.cached(k) {
+			return nil
+		}
+	} else {
+		defer v.follow(k, wait)
 	}
 	if err := v.attempt(ctx, client, func() error { return v.hasher.Compare(ctx, stored, secret) }); err != nil {
 		if errors.Is(err, hashing.ErrBusy) {
@@ -154,6 +170,33 @@ func (v *Verifier) cacheKey(client string, stored, secret []byte) [sha256.Size]b
 	var k [sha256.Size]byte
 	m.Sum(k[:0])
 	return k
+}
+
+// lead returns the channel of the check of k in flight (leader false), or registers one for the
+// caller to run (leader true; it must call follow when done).
+func (v *Verifier) lead(k [sha256.Size]byte) (ch chan struct{}, leader bool) {
+	if v.ttl <= 0 {
+		return nil, true
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if ch, ok := v.inflight[k]; ok {
+		return ch, false
+	}
+	ch = make(chan struct{})
+	v.inflight[k] = ch
+	return ch, true
+}
+
+// follow ends the leader's check of k: the waiters look at the cache again.
+func (v *Verifier) follow(k [sha256.Size]byte, ch chan struct{}) {
+	if ch == nil {
+		return
+	}
+	v.mu.Lock()
+	delete(v.inflight, k)
+	v.mu.Unlock()
+	close(ch)
 }
 
 func (v *Verifier) cached(k [sha256.Size]byte) bool {

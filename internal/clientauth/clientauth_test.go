@@ -148,6 +148,22 @@ func TestVerifier(t *testing.T) {
 				t.Fatalf("a fresh client id from the spraying IP = %v, want locked", err)
 			}
 		}},
+		{"concurrent misses of one key run one slow hash; the others wait for it", func(t *testing.T, f *fixture) {
+			slow := hashing.Hasher{Argon2: hashing.Argon2Params{Memory: 16 * 1024, Time: 2, Threads: 1}}
+			stored, _ := slow.Hash(context.Background(), []byte("chosen"))
+			ctx := request("busy-client", "10.0.0.4")
+			errs := make(chan error, 8)
+			for range 8 {
+				go func() { errs <- f.v.Compare(ctx, stored, []byte("chosen")) }()
+			}
+			for range 8 {
+				// With one hashing slot and a 20ms queue, eight hashes of ~30ms would not all
+				// get a slot in time: each success here came from the one check.
+				if err := <-errs; err != nil {
+					t.Fatalf("concurrent check = %v", err)
+				}
+			}
+		}},
 		{"an overloaded hash is neither a failure nor cached", func(t *testing.T, f *fixture) {
 			ctx := request("app", "10.0.0.3")
 			for range 5 {
