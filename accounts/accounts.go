@@ -80,14 +80,20 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 		if err != nil && !errors.Is(err, fosite.ErrNotFound) {
 			return err
 		}
+		hash := s.dummy // unknown users cost a hash too, so timing does not tell who exists
+		if u != nil && len(u.PasswordHash) > 0 {
+			hash = u.PasswordHash
+		}
+		cerr := s.hasher.Compare(ctx, hash, []byte(password))
+		if errors.Is(cerr, hashing.ErrBusy) {
+			return cerr // overloaded, not a wrong password: 503, and no failure counted
+		}
 		switch {
 		case u == nil:
-			_ = s.hasher.Compare(ctx, s.dummy, []byte(password))
 			reason = "unknown_user"
 		case len(u.PasswordHash) == 0:
-			_ = s.hasher.Compare(ctx, s.dummy, []byte(password))
 			reason = "no_password"
-		case s.hasher.Compare(ctx, u.PasswordHash, []byte(password)) != nil:
+		case cerr != nil:
 			reason = "bad_password"
 		case u.Disabled:
 			reason = "disabled"

@@ -36,17 +36,7 @@ type Config struct {
 	demo     bool     // serve --demo: development-only choices (the log SMS provider) are allowed
 	Janitor  Janitor  `yaml:"janitor"`
 	Tracing  Tracing  `yaml:"tracing"`
-	Security Security `yaml:"security"`
-}
-
-// Security holds the system secrets that encrypt key material at rest (signing keys, the HMAC,
-// CSRF and SMS-code secrets) with AES-GCM. The first secret encrypts; every one decrypts, so a
-// new secret is put first and the old one kept until `lingpai keys reencrypt` has run.
-type Security struct {
-	Secrets []string `yaml:"secrets"`
-	// SecretsFile reads the secrets from a file, one per line (Docker/Kubernetes secrets); they
-	// come before any in Secrets.
-	SecretsFile string `yaml:"secrets_file"`
+	Security Security `yaml:"security"` // config/security.go
 }
 
 // Server is the HTTP side.
@@ -136,6 +126,7 @@ func Default() *Config {
 		UI:       defaultUI(),
 		Janitor:  Janitor{Interval: 10 * time.Minute, BatchSize: 500},
 		Tracing:  Tracing{ServiceName: "lingpai", SampleRatio: 1},
+		Security: defaultSecurity(),
 	}
 }
 

@@ -56,6 +56,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"env bad value", "", []string{"LINGPAI_THROTTLE_WINDOW=soon"}, []string{"LINGPAI_THROTTLE_WINDOW", "throttle.window"}},
 		{"env unknown variable", "", []string{"LINGPAI_DATABSE_DSN=x"}, []string{"LINGPAI_DATABSE_DSN"}},
 		{"short secret", "tokens:\n  secret: short\n", nil, []string{"tokens.secret"}},
+		{"negative hash limit", "security:\n  max_concurrent_hashes: -1\n", nil, []string{"security.max_concurrent_hashes"}},
+		{"zero hash wait", "security:\n  hash_queue_wait: 0s\n", nil, []string{"security.hash_queue_wait"}},
 		{"issuer with query", "server:\n  issuer: https://x.example/?a=b\n", nil, []string{"server.issuer"}},
 	}
 	for _, tt := range tests {

@@ -112,6 +112,7 @@ func (c *Config) Validate() error {
 		bad("log.format", "must be json or text, got %q", c.Log.Format)
 	}
 	errs = append(errs, c.validateOps()...)
+	errs = append(errs, c.validateSecurity()...)
 	c.validateUI(bad)
 	errs = append(errs, c.validateSections()...)
 	if len(errs) == 0 {

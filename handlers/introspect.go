@@ -12,6 +12,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/lingpai/lingpai/internal/clientauth"
 	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/session"
 )
@@ -70,6 +71,11 @@ func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// An inactive token wraps whatever made it so (often a 401 itself): it is active:false.
 		if !errors.Is(err, fosite.ErrInactiveToken) && errors.Is(err, fosite.ErrRequestUnauthorized) {
+			if clientauth.Busy(ctx) { // the secret was never checked: the hashing limit was full
+				info.Add(slog.String("outcome", "temporarily_unavailable"))
+				WriteError(w, errUnavailable)
+				return
+			}
 			info.Add(slog.String("outcome", "invalid_client"))
 			WriteError(w, errClientAuthFailed)
 			return

@@ -152,6 +152,12 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 		// read it as unused): the loser's answer is the one for a used code.
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.").WithWrap(err)
 	}
+	// fosite wraps every error of client authentication in invalid_client and every unexpected
+	// error of a grant in server_error; an overload signalled underneath (the hashing limit) is
+	// neither, and must reach the client as 503 temporarily_unavailable with Retry-After.
+	if errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+		err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.").WithWrap(err)
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	// fosite reports a client lookup that failed for any reason as invalid_client, so a database
 	// outage would look like bad credentials; the health check tells the two apart.

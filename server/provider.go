@@ -20,6 +20,7 @@ import (
 	"github.com/lingpai/lingpai/grants/clientclaims"
 	"github.com/lingpai/lingpai/grants/is4refresh"
 	"github.com/lingpai/lingpai/grants/password"
+	"github.com/lingpai/lingpai/internal/clientauth"
 	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/internal/is4jwt"
 	"github.com/lingpai/lingpai/internal/keys"
@@ -38,6 +39,7 @@ type parts struct {
 	now       func() time.Time
 	keyring   *keys.Keyring
 	hasher    hashing.Hasher
+	clientSec *clientauth.Verifier // fosite's ClientSecretsHasher: cache of successes + throttle
 	renderer  *pages.Renderer
 	regulator *throttle.Regulator
 	accounts  *accounts.Service
@@ -46,6 +48,8 @@ type parts struct {
 
 func (b *builder) parts(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*parts, error) {
 	d := &parts{cfg: cfg, store: store, logger: logger, issuer: strings.TrimRight(cfg.Server.Issuer, "/"), now: b.now}
+	// One limiter for every slow hash of the process (client secrets, passwords, new hashes).
+	d.hasher = hashing.Hasher{Limit: hashing.NewLimiter(cfg.Security.MaxConcurrentHashes, cfg.Security.HashQueueWait)}
 	overlap := max(cfg.Tokens.AccessTokenLifetime, cfg.Tokens.IDTokenLifetime) + time.Minute
 	var err error
 	if d.keyring, err = keys.New(ctx, store, keys.Options{Algorithm: cfg.Tokens.SigningAlgorithm, CacheTTL: cfg.Server.CacheTTL, Overlap: overlap}); err != nil {
@@ -58,6 +62,10 @@ func (b *builder) parts(ctx context.Context, cfg *config.Config, store *storage.
 		MaxFailures: cfg.Throttle.MaxFailures, IPMaxFailures: cfg.Throttle.IPMaxFailures,
 		Window: cfg.Throttle.Window, Lockout: cfg.Throttle.Lockout,
 	}, b.now)
+	if d.clientSec, err = clientauth.New(clientauth.Options{Hasher: d.hasher, Regulator: d.regulator, Logger: logger, TTL: cfg.Server.CacheTTL, Now: b.now}); err != nil {
+		return nil, err
+	}
+	store.OnClientChange(d.clientSec.Forget)
 	if d.accounts, err = accounts.New(store, d.hasher, d.regulator, logger); err != nil {
 		return nil, err
 	}
@@ -92,7 +100,7 @@ func (d *parts) fositeConfig(ctx context.Context) (*fosite.Config, error) {
 		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
 		RefreshTokenScopes:             []string{"offline_access", "offline"},
 		JWTScopeClaimKey:               fositejwt.JWTScopeFieldString,
-		ClientSecretsHasher:            d.hasher,
+		ClientSecretsHasher:            d.clientSec,
 		SendDebugMessagesToClients:     false,
 		EnforcePKCEForPublicClients:    true,
 		EnablePKCEPlainChallengeMethod: false,
@@ -222,7 +230,20 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	fc.RevocationHandlers = fosite.RevocationHandlers{&oauth2.TokenRevocationHandler{
 		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
 	}}
-	return fosite.NewOAuth2Provider(store, fc), nil
+	return fosite.NewOAuth2Provider(clientLookup{store}, fc), nil
+}
+
+// clientLookup is fosite's client store: it notes which client a request authenticates, because
+// fosite then checks the secret with the stored hash alone and clientauth needs the client id
+// (for the throttle's per-client counters and the cache key).
+type clientLookup struct{ *storage.Store }
+
+func (c clientLookup) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	cl, err := c.Store.GetClient(ctx, id)
+	if err == nil {
+		clientauth.NoteClient(ctx, id)
+	}
+	return cl, err
 }
 
 // refreshStore is the refresh handler's storage: the new refresh token keeps the family's full

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/handlers"
+	"github.com/lingpai/lingpai/internal/clientauth"
 	"github.com/lingpai/lingpai/internal/keys"
 	"github.com/lingpai/lingpai/internal/ops/metrics"
 	"github.com/lingpai/lingpai/storage"
@@ -41,6 +42,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	publicCORS := func(h http.Handler) http.Handler {
 		return (&handlers.CORS{Methods: []string{http.MethodGet}, Logger: logger}).Wrap(h)
 	}
+	r.Use(clientauth.Middleware) // carries the authenticated client's id to the secret check
 	r.Handle("/connect/token", cors(&handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
 		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) },
 		Spent:  func(err error) bool { return errors.Is(err, storage.ErrCodeUsed) }}, http.MethodPost))

@@ -31,7 +31,7 @@ func (s *Store) Bulk() (*Store, error) {
 	default:
 		return s, nil
 	}
-	cfg := gormConfig(false)
+	cfg := gormConfig(s.driver, false)
 	cfg.PrepareStmt = false
 	gdb, err := gorm.Open(dial, cfg)
 	if err != nil {

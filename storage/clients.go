@@ -247,7 +247,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *Client) error {
 	if res.RowsAffected == 0 {
 		return fosite.ErrNotFound
 	}
-	s.clients.forget(c.ID)
+	s.clientChanged(c.ID)
 	s.origins.forget()
 	return nil
 }
@@ -283,8 +283,21 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		return nil
 	})
-	s.clients.forget(id)
+	s.clientChanged(id)
 	return err
+}
+
+// OnClientChange registers fn to run after a client is updated or deleted in this process (the
+// client-authentication cache drops the client's entries). Register at start-up, before serving.
+func (s *Store) OnClientChange(fn func(id string)) {
+	s.clientHooks = append(s.clientHooks, fn)
+}
+
+func (s *Store) clientChanged(id string) {
+	s.clients.forget(id)
+	for _, fn := range s.clientHooks {
+		fn(id)
+	}
 }
 
 // GetName is the client's display name (its id when it has none).

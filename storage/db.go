@@ -45,8 +45,10 @@ type Store struct {
 	opts    Options
 	clients clientCache
 	origins originCache
-	now     func() time.Time
 	seal    *sealer // key material at rest (Options.Secrets)
+	// clientHooks run after a client changes (OnClientChange); set at start-up only.
+	clientHooks []func(id string)
+	now         func() time.Time
 }
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).

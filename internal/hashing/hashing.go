@@ -37,10 +37,18 @@ var DefaultArgon2 = Argon2Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 // authentication calls it directly.
 type Hasher struct {
 	Argon2 Argon2Params
+	// Limit bounds the slow hashes in flight process-wide (nil: no bound). Share one Limiter
+	// between every Hasher of a process: the bound is on memory and CPU, not per caller.
+	Limit *Limiter
 }
 
 // Hash returns a slow, salted argon2id hash: for secrets a person chose.
-func (h Hasher) Hash(_ context.Context, secret []byte) ([]byte, error) {
+func (h Hasher) Hash(ctx context.Context, secret []byte) ([]byte, error) {
+	release, err := h.Limit.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	p := h.Argon2
 	if p.Memory == 0 {
 		p = DefaultArgon2
@@ -62,17 +70,32 @@ func HashGenerated(secret []byte) []byte {
 	return []byte(fastPrefix + base64.RawStdEncoding.EncodeToString(sum[:]))
 }
 
-// Compare checks secret against a stored hash of any supported format in constant time.
-func (h Hasher) Compare(_ context.Context, stored, secret []byte) error {
+// Compare checks secret against a stored hash of any supported format in constant time. A slow
+// format waits for a slot of h.Limit first and returns ErrBusy when none frees in time.
+func (h Hasher) Compare(ctx context.Context, stored, secret []byte) error {
 	s := string(stored)
+	if strings.HasPrefix(s, fastPrefix) {
+		return compareFast(s, secret)
+	}
+	release, err := h.Limit.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return compareSlow(s, stored, secret)
+}
+
+func compareFast(s string, secret []byte) error {
+	want, err := base64.RawStdEncoding.DecodeString(s[len(fastPrefix):])
+	if err != nil {
+		return fmt.Errorf("hashing: sha256 hash: %w", err)
+	}
+	sum := sha256.Sum256(secret)
+	return equal(want, sum[:])
+}
+
+func compareSlow(s string, stored, secret []byte) error {
 	switch {
-	case strings.HasPrefix(s, fastPrefix):
-		want, err := base64.RawStdEncoding.DecodeString(s[len(fastPrefix):])
-		if err != nil {
-			return fmt.Errorf("hashing: sha256 hash: %w", err)
-		}
-		sum := sha256.Sum256(secret)
-		return equal(want, sum[:])
 	case strings.HasPrefix(s, "$argon2id$"):
 		return compareArgon2(s, secret)
 	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
