@@ -56,6 +56,13 @@ func New(store Store, opts Options, now func() time.Time) *Regulator {
 func accountKey(account string) string { return "acct:" + digest(account) }
 func ipKey(ip string) string           { return "ip:" + digest(ip) }
 
+// AccountKeys are the stored keys of account ("pwd:alice"): its lock and its counters, for an
+// operator who lifts a lockout by hand (lingpai user unlock).
+func AccountKeys(account string) []string {
+	k := accountKey(account)
+	return []string{k, failKey(k)}
+}
+
 func digest(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
