@@ -72,9 +72,10 @@ func (l *statementLog) stop() (roundTrips int, sqls []string) {
 // TestRefreshRoundTrips counts the database round trips of one refresh (issue 16 item 4): every
 // statement, plus BEGIN and COMMIT of each transaction.
 func TestRefreshRoundTrips(t *testing.T) {
-	// The refresh token read, the account recheck (RefreshGuard), and one transaction (BEGIN,
-	// retire the token compare-and-set, retire its access token, insert the new pair, COMMIT).
-	const budget = 8
+	// The refresh token read, the account recheck (RefreshGuard: the user, and a lockout imported
+	// from IdentityServer4), and one transaction (BEGIN, retire the token compare-and-set, retire
+	// its access token, insert the new pair, COMMIT). Issue 16 asks for 3; this guards the 9.
+	const budget = 9
 	each(t, func(t *testing.T, backend string) {
 		s := lingpaitest.Start(t, backend, nil)
 		secret := s.Client("app", []string{"password", "refresh_token"}, []string{"api", "offline_access"})
@@ -98,7 +99,8 @@ func TestRefreshRoundTrips(t *testing.T) {
 			rt = r.Str("refresh_token")
 			cached := 0
 			for _, q := range sqls {
-				if strings.Contains(q, "FROM `clients`") || strings.Contains(q, "FROM `signing_keys`") {
+				if strings.Contains(q, "FROM `clients`") || strings.Contains(q, "FROM `client_secrets`") ||
+					strings.Contains(q, "FROM `client_settings`") || strings.Contains(q, "FROM `signing_keys`") {
 					cached++
 				}
 			}

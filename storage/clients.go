@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/lingpai/lingpai/internal/hashing"
 	"gorm.io/gorm"
 )
 
@@ -21,8 +23,16 @@ var (
 // GetID implements fosite.Client.
 func (c *Client) GetID() string { return c.ID }
 
-// GetHashedSecret implements fosite.Client.
-func (c *Client) GetHashedSecret() []byte { return c.SecretHash }
+// GetHashedSecret implements fosite.Client: the client's secret hash, joined (hashing.Any) with
+// the hashes of its other live secrets (imported or added), so a client authentication is one
+// comparison, counted once by the throttle, whichever secret the client presents.
+func (c *Client) GetHashedSecret() []byte {
+	rotated := c.liveSecretHashes()
+	if len(rotated) == 0 {
+		return c.SecretHash
+	}
+	return hashing.Any(append([][]byte{c.SecretHash}, rotated...)...)
+}
 
 // GetRedirectURIs implements fosite.Client.
 func (c *Client) GetRedirectURIs() []string { return c.RedirectURIs }

@@ -116,12 +116,11 @@ func importedModels() []any {
 		&APIResourceSecret{}, &LegacyRefreshToken{}, &ImportedSigningKey{}}
 }
 
-var _ fosite.ClientWithSecretRotation = (*Client)(nil)
 
-// GetRotatedHashes implements fosite.ClientWithSecretRotation: fosite tries these after
-// SecretHash, so a client may hold several secrets. Expiry is checked at each call, not at load,
-// because a client may stay cached.
-func (c *Client) GetRotatedHashes() [][]byte {
+// liveSecretHashes are the hashes of the client's other secrets that have not expired; they go
+// into GetHashedSecret (one comparison for all of them) rather than fosite's secret rotation,
+// which compares hash by hash.
+func (c *Client) liveSecretHashes() [][]byte {
 	now := time.Now()
 	var out [][]byte
 	for _, s := range c.secrets {

@@ -90,39 +90,68 @@ func (v *Verifier) Hash(ctx context.Context, secret []byte) ([]byte, error) {
 // invalid_client as for a wrong secret.
 func (v *Verifier) Compare(ctx context.Context, stored, secret []byte) error {
 	client := clientFrom(ctx)
-	if hashing.IsFast(stored) {
-		err := v.hasher.Compare(ctx, stored, secret)
-		if err == nil || !failed(err) {
+	alts := hashing.Alternatives(stored) // a client with several live secrets: one check for all
+	var slow [][]byte
+	for _, alt := range alts {
+		if !hashing.IsFast(alt) {
+			slow = append(slow, alt)
+			continue
+		}
+		if err := v.hasher.Compare(ctx, alt, secret); err == nil {
+			return nil
+		} else if !failed(err) {
 			return err
 		}
-		return v.attempt(ctx, client, func() error { return err })
 	}
-	k := v.cacheKey(client, stored, secret)
-	if v.cached(k) {
-		return nil
+	if len(slow) == 0 {
+		return v.attempt(ctx, client, func() error { return hashing.ErrMismatch })
+	}
+	keys := make([][sha256.Size]byte, len(slow))
+	for i, alt := range slow {
+		keys[i] = v.cacheKey(client, alt, secret)
+		if v.cached(keys[i]) {
+			return nil
+		}
 	}
 	// When an entry expires, every request of a busy client misses at once; one slow check
 	// runs and the others with the same key wait for its outcome instead of queueing a hash
 	// each. After a failure each runs (and is counted) on its own.
+	k := v.cacheKey(client, stored, secret)
 	if wait, leader := v.lead(k); !leader {
 		select {
 		case <-wait:
 		case <-ctx.Done():
 			return hashing.ErrBusy.WithWrap(ctx.Err())
 		}
-		if v.cached(k) {
-			return nil
+		for _, key := range keys {
+			if v.cached(key) {
+				return nil
+			}
 		}
 	} else {
 		defer v.follow(k, wait)
 	}
-	if err := v.attempt(ctx, client, func() error { return v.hasher.Compare(ctx, stored, secret) }); err != nil {
+	matched := -1
+	err := v.attempt(ctx, client, func() error {
+		for i, alt := range slow {
+			err := v.hasher.Compare(ctx, alt, secret)
+			if err == nil {
+				matched = i
+				return nil
+			}
+			if !failed(err) {
+				return err
+			}
+		}
+		return hashing.ErrMismatch
+	})
+	if err != nil {
 		if errors.Is(err, hashing.ErrBusy) {
 			noteBusy(ctx)
 		}
 		return err
 	}
-	v.remember(k, client)
+	v.remember(keys[matched], client)
 	return nil
 }
 

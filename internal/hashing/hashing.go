@@ -74,6 +74,9 @@ func HashGenerated(secret []byte) []byte {
 // format waits for a slot of h.Limit first and returns ErrBusy when none frees in time.
 func (h Hasher) Compare(ctx context.Context, stored, secret []byte) error {
 	s := string(stored)
+	if strings.HasPrefix(s, anyPrefix) {
+		return h.compareAny(ctx, stored, secret)
+	}
 	if strings.HasPrefix(s, fastPrefix) {
 		return compareFast(s, secret)
 	}
