@@ -116,7 +116,6 @@ func importedModels() []any {
 		&APIResourceSecret{}, &LegacyRefreshToken{}, &ImportedSigningKey{}}
 }
 
-
 // liveSecretHashes are the hashes of the client's other secrets that have not expired; they go
 // into GetHashedSecret (one comparison for all of them) rather than fosite's secret rotation,
 // which compares hash by hash.
