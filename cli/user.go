@@ -14,6 +14,7 @@ import (
 	"github.com/lingpai/lingpai/config"
 	wechatgrant "github.com/lingpai/lingpai/grants/wechat"
 	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/manage"
 	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/internal/upstream/wechat"
 	"github.com/lingpai/lingpai/storage"
@@ -30,6 +31,11 @@ func (e *env) accounts(cfg *config.Config, st *storage.Store) (*accounts.Service
 	reg := throttle.New(st, throttle.Options{MaxFailures: cfg.Throttle.MaxFailures, IPMaxFailures: cfg.Throttle.IPMaxFailures,
 		Window: cfg.Throttle.Window, Lockout: cfg.Throttle.Lockout}, nil)
 	return accounts.New(st, hashing.Hasher{}, reg, newLogger(e.stderr, cfg))
+}
+
+// manage is the service layer the admin API uses too: one copy of the rules.
+func (e *env) manage(cfg *config.Config, st *storage.Store) *manage.Service {
+	return &manage.Service{Store: st, Config: cfg}
 }
 
 func phoneRegion(cfg *config.Config) string {
@@ -246,15 +252,6 @@ func (e *env) userListCommand() *cobra.Command {
 	return c
 }
 
-// throttleKeys are the throttle keys a user's failed sign-ins count under (accounts and
-// grants/passwordad name them so).
-func throttleKeys(u *storage.User) []string {
-	if u.Username == nil {
-		return nil
-	}
-	return []string{"acct:pwd:" + *u.Username, "acct:ad:" + *u.Username}
-}
-
 func (e *env) userShowCommand() *cobra.Command {
 	var out outputFlag
 	sel := userSelector{positional: true}
@@ -283,7 +280,7 @@ func (e *env) userShowCommand() *cobra.Command {
 			for _, id := range ids {
 				v.Identities = append(v.Identities, identityView{Provider: id.Provider, Subject: id.Subject})
 			}
-			if keys := throttleKeys(u); keys != nil {
+			if keys := manage.ThrottleKeys(u); keys != nil {
 				var locks []storage.ThrottleLock
 				if err := st.DB(e.ctx).Where("subject_key IN ? AND locked_until > ?", keys, time.Now().UTC()).Find(&locks).Error; err != nil {
 					return fmt.Errorf("read sign-in locks: %w", err)
@@ -499,23 +496,12 @@ func (e *env) userUnlockCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keys := throttleKeys(u)
-			var n int64
-			if keys != nil {
-				err = st.Transaction(e.ctx, func(ctx context.Context) error {
-					res := st.DB(ctx).Where("subject_key IN ?", keys).Delete(&storage.ThrottleLock{})
-					if res.Error != nil {
-						return res.Error
-					}
-					n = res.RowsAffected
-					return st.DB(ctx).Where("subject_key IN ?", keys).Delete(&storage.ThrottleCounter{}).Error
-				})
-				if err != nil {
-					return fmt.Errorf("unlock: %w", err)
-				}
+			was, err := e.manage(cfg, st).Unlock(e.ctx, u)
+			if err != nil {
+				return err
 			}
 			state := "was not locked"
-			if n > 0 {
+			if was {
 				state = "unlocked"
 			}
 			fmt.Fprintf(e.stdout, "user %s %s; failed sign-ins forgotten\n", label(u), state)
@@ -545,26 +531,7 @@ func (e *env) userDeleteCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Tokens first: a token that outlived its user would still pass introspection.
-			err = st.Transaction(e.ctx, func(ctx context.Context) error {
-				db := st.DB(ctx)
-				for _, t := range []string{"access_tokens", "refresh_tokens", "authorize_codes", "pkce_requests", "oidc_sessions"} {
-					if err := db.Exec("DELETE FROM "+t+" WHERE subject = ?", u.ID).Error; err != nil {
-						return fmt.Errorf("%s: %w", t, err)
-					}
-				}
-				for _, m := range []any{&storage.Identity{}, &storage.Consent{}, &storage.LoginSession{}} {
-					if err := db.Where("user_id = ?", u.ID).Delete(m).Error; err != nil {
-						return err
-					}
-				}
-				if keys := throttleKeys(u); keys != nil {
-					if err := db.Where("subject_key IN ?", keys).Delete(&storage.ThrottleLock{}).Error; err != nil {
-						return err
-					}
-				}
-				return db.Where("id = ?", u.ID).Delete(&storage.User{}).Error
-			})
+			err = e.manage(cfg, st).DeleteUser(e.ctx, u)
 			if err != nil {
 				return fmt.Errorf("delete user: %w", err)
 			}
