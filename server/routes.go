@@ -91,7 +91,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 		r.Handle("/metrics", met.Handler()).Methods(http.MethodGet)
 	} else {
 		api := &adminapi.API{Provider: provider, Logger: logger, Manage: &manage.Service{Store: d.store, Config: cfg,
-			Accounts: d.accounts, Hasher: d.hasher, Logger: logger, Now: d.now}}
+			Accounts: d.accounts, Hasher: d.hasher, Keyring: d.keyring, Logger: logger, Now: d.now}}
 		adminMW := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes}
 		admin = adminRouter(met, ready, adminMW.Wrap(api.Handler()))
 	}

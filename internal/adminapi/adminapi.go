@@ -60,6 +60,7 @@ func (a *API) Handler() http.Handler {
 	route(http.MethodPost, "/clients/{id}/secrets", write, a.addSecret)
 	route(http.MethodDelete, "/clients/{id}/secrets/{secret_id}", write, a.deleteSecret)
 	a.userRoutes(route)
+	a.opsRoutes(route)
 	r.NotFoundHandler = a.need(read, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "No such admin resource.", "")
 	}))
@@ -135,6 +136,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, http.StatusBadRequest, inv.Detail, inv.Field)
 	case errors.Is(err, manage.ErrNotFound):
 		writeProblem(w, r, http.StatusNotFound, "No such resource.", "")
+	case errors.Is(err, manage.ErrConflict):
+		writeProblem(w, r, http.StatusConflict, strings.TrimPrefix(err.Error(), manage.ErrConflict.Error()+": "), "")
 	case errors.Is(err, manage.ErrExists):
 		writeProblem(w, r, http.StatusConflict, "A resource with that identifier already exists.", "")
 	case errors.Is(err, manage.ErrStale):

@@ -11,6 +11,7 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/keys"
 	"github.com/lingpai/lingpai/storage"
 )
 
@@ -48,6 +49,7 @@ type Service struct {
 	Config   *config.Config
 	Accounts *accounts.Service
 	Hasher   hashing.Hasher
+	Keyring  *keys.Keyring // refreshed after a key change; nil in the CLI
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
