@@ -23,7 +23,6 @@ import (
 	"github.com/lingpai/lingpai/internal/manage"
 	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/session"
-	"github.com/lingpai/lingpai/storage"
 )
 
 // API serves /admin/.
@@ -86,7 +85,7 @@ func (a *API) need(scope string, next http.Handler) http.Handler {
 		use, ar, err := a.Provider.IntrospectToken(r.Context(), token, fosite.AccessToken, session.New())
 		if err != nil || use != fosite.AccessToken || ar.GetRequestForm().Get("grant_type") != "client_credentials" {
 			if err != nil && !errors.Is(err, fosite.ErrTokenExpired) && !errors.Is(err, fosite.ErrInactiveToken) &&
-				!errors.Is(err, fosite.ErrRequestUnauthorized) && !errors.Is(err, fosite.ErrNotFound) && storage.IsUnavailable(err) {
+				!errors.Is(err, fosite.ErrRequestUnauthorized) && !errors.Is(err, fosite.ErrNotFound) && manage.IsUnavailable(err) {
 				writeProblem(w, r, http.StatusServiceUnavailable, "The database is unavailable; retry later.", "")
 				return
 			}
@@ -142,7 +141,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, http.StatusConflict, "A resource with that identifier already exists.", "")
 	case errors.Is(err, manage.ErrStale):
 		writeProblem(w, r, http.StatusPreconditionFailed, "The resource changed since it was read: GET it again and retry with its ETag.", "")
-	case storage.IsUnavailable(err):
+	case manage.IsUnavailable(err):
 		writeProblem(w, r, http.StatusServiceUnavailable, "The database is unavailable; retry later.", "")
 	default:
 		a.Logger.ErrorContext(r.Context(), "admin api failure", "request_id", reqctx.From(r.Context()).RequestID, "error", err)

@@ -108,3 +108,12 @@ func TestAdminTokensAndLocks(t *testing.T) {
 		})
 	}
 }
+
+func TestAdminOpenAPIServed(t *testing.T) {
+	r := start(t, "sqlite")
+	resp := r.do(http.MethodGet, "/admin/openapi.json", r.token("lingpai:admin.read"), nil)
+	if resp.Status != 200 || resp.Str("openapi") != "3.1.0" {
+		t.Fatalf("openapi.json: %d %.200s", resp.Status, resp.Raw)
+	}
+	wantProblem(t, r.do(http.MethodGet, "/admin/openapi.json", "", nil), 401, "")
+}

@@ -43,6 +43,9 @@ var (
 	ErrStale    = errors.New("manage: the resource changed since it was read (stale ETag)")
 )
 
+// IsUnavailable reports a database that cannot answer (the API says 503, retry later).
+func IsUnavailable(err error) bool { return storage.IsUnavailable(err) }
+
 // Service applies the rules. Accounts may be nil for callers that manage clients only.
 type Service struct {
 	Store    *storage.Store
