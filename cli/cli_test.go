@@ -130,6 +130,20 @@ func TestCommandLines(t *testing.T) {
 	if strings.Count(out, "RS256") < 1 || !strings.Contains(out, "active") {
 		t.Fatalf("keys list: %q", out)
 	}
+	// keys retire (the admin API's rule, internal/manage): the active key stops signing, a new one takes over.
+	active := regexp.MustCompile(`(?m)^(\S+)\s+RS256\s+\S+\s+active`).FindStringSubmatch(out)
+	if active == nil {
+		t.Fatalf("no active key in %q", out)
+	}
+	if out, errOut, code := run(t, "keys", "retire", "--config", cfg, active[1]); code != 0 || !strings.Contains(out, "retired kid="+active[1]) {
+		t.Fatalf("keys retire: exit %d, %q %q", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "keys", "retire", "--config", cfg, active[1]); code != 1 || !strings.Contains(errOut, "already retired") {
+		t.Fatalf("keys retire twice: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := run(t, "keys", "retire", "--config", cfg, "nope"); code != 1 || !strings.Contains(errOut, `no key "nope"`) {
+		t.Fatalf("keys retire unknown: exit %d, %q", code, errOut)
+	}
 	out, _, _ = run(t, "user", "list", "--config", cfg, "-o", "json")
 	var users []userView
 	if err := json.Unmarshal([]byte(out), &users); err != nil || len(users) != 1 {
