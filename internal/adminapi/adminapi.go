@@ -42,13 +42,16 @@ func caller(ctx context.Context) string {
 	return s
 }
 
-// Handler returns the /admin/ routes; every one authenticates the caller first.
-func (a *API) Handler() http.Handler {
-	r := mux.NewRouter().PathPrefix("/admin").Subrouter()
-	read, write := manage.ScopeAdminRead, manage.ScopeAdmin
+// table is every operation: path template → method → handler (authentication included).
+func (a *API) table() map[string]map[string]http.Handler {
+	t := map[string]map[string]http.Handler{}
 	route := func(method, path, scope string, h http.HandlerFunc) {
-		r.Handle(path, a.need(scope, h)).Methods(method)
+		if t[path] == nil {
+			t[path] = map[string]http.Handler{}
+		}
+		t[path][method] = a.need(scope, h)
 	}
+	read, write := manage.ScopeAdminRead, manage.ScopeAdmin
 	route(http.MethodGet, "/openapi.json", read, a.openAPI)
 	route(http.MethodGet, "/clients", read, a.listClients)
 	route(http.MethodPost, "/clients", write, a.createClient)
@@ -60,11 +63,36 @@ func (a *API) Handler() http.Handler {
 	route(http.MethodDelete, "/clients/{id}/secrets/{secret_id}", write, a.deleteSecret)
 	a.userRoutes(route)
 	a.opsRoutes(route)
+	return t
+}
+
+// Handler returns the /admin/ routes; every one authenticates the caller first (unknown paths
+// and methods too, so that they reveal nothing to an anonymous caller).
+func (a *API) Handler() http.Handler {
+	r := mux.NewRouter().PathPrefix("/admin").Subrouter()
+	read := manage.ScopeAdminRead
+	notAllowed := a.need(read, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusMethodNotAllowed, "Method not allowed on this resource.", "")
+	}))
+	for path, byMethod := range a.table() {
+		allow := make([]string, 0, len(byMethod))
+		for m := range byMethod {
+			allow = append(allow, m)
+		}
+		slices.Sort(allow)
+		// One route per path, dispatching on the method here: gorilla/mux answers a method
+		// mismatch on a subrouter with 404, where 405 with Allow is right (RFC 9110 15.5.6).
+		r.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h, ok := byMethod[r.Method]; ok {
+				h.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			notAllowed.ServeHTTP(w, r)
+		}))
+	}
 	r.NotFoundHandler = a.need(read, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "No such admin resource.", "")
-	}))
-	r.MethodNotAllowedHandler = a.need(read, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, http.StatusMethodNotAllowed, "Method not allowed on this resource.", "")
 	}))
 	return r
 }
@@ -75,7 +103,7 @@ func (a *API) Handler() http.Handler {
 // admin access at once, even while its tokens live.
 func (a *API) need(scope string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := fosite.AccessTokenFromRequest(r)
+		token := bearer(r)
 		if token == "" {
 			// RFC 6750 section 3.1: no error attribute when the request had no token.
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lingpai-admin"`)
@@ -84,8 +112,7 @@ func (a *API) need(scope string, next http.Handler) http.Handler {
 		}
 		use, ar, err := a.Provider.IntrospectToken(r.Context(), token, fosite.AccessToken, session.New())
 		if err != nil || use != fosite.AccessToken || ar.GetRequestForm().Get("grant_type") != "client_credentials" {
-			if err != nil && !errors.Is(err, fosite.ErrTokenExpired) && !errors.Is(err, fosite.ErrInactiveToken) &&
-				!errors.Is(err, fosite.ErrRequestUnauthorized) && !errors.Is(err, fosite.ErrNotFound) && manage.IsUnavailable(err) {
+			if err != nil && manage.IsUnavailable(err) { // the database, not the token, is the problem
 				writeProblem(w, r, http.StatusServiceUnavailable, "The database is unavailable; retry later.", "")
 				return
 			}
@@ -104,6 +131,17 @@ func (a *API) need(scope string, next http.Handler) http.Handler {
 		reqctx.From(r.Context()).Add(slog.String("admin_client_id", id))
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, id)))
 	})
+}
+
+// bearer is the token of an "Authorization: Bearer" header. Unlike fosite.AccessTokenFromRequest
+// it ignores an access_token query parameter (RFC 6750 section 2.3): URLs end up in proxy and
+// access logs, and an admin token there is an admin credential there.
+func bearer(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }
 
 // problem is an RFC 9457 problem detail; field names the request member that was wrong.

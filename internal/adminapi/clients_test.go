@@ -32,6 +32,8 @@ func TestAdminAuthentication(t *testing.T) {
 				{"read-only cannot delete", http.MethodDelete, "/admin/clients/x", read, nil, 403},
 				{"admin reads", http.MethodGet, "/admin/clients", admin, nil, 200},
 				{"admin, unknown path", http.MethodGet, "/admin/nothing", admin, nil, 404},
+				{"admin, wrong method", http.MethodPut, "/admin/users", admin, nil, 405},
+				{"token in the query is not accepted", http.MethodGet, "/admin/clients?access_token=" + admin, "", nil, 401},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
