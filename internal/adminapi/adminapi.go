@@ -122,7 +122,8 @@ func (a *API) need(scope string, next http.Handler) http.Handler {
 		}
 		granted, allowed := ar.GetGrantedScopes(), ar.GetClient().GetScopes()
 		ok := func(s string) bool { return slices.Contains(granted, s) && slices.Contains(allowed, s) }
-		if !ok(scope) && !(scope == manage.ScopeAdminRead && ok(manage.ScopeAdmin)) {
+		// lingpai:admin implies lingpai:admin.read.
+		if allowed := ok(scope) || scope == manage.ScopeAdminRead && ok(manage.ScopeAdmin); !allowed {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lingpai-admin", error="insufficient_scope", scope="`+scope+`"`)
 			writeProblem(w, r, http.StatusForbidden, "The token lacks the scope "+scope+".", "")
 			return
@@ -249,7 +250,7 @@ func decodeBytes(contentType string, b []byte, v any) error {
 func jsonPath(p string) string {
 	var out []string
 	for _, seg := range strings.Split(p, ".") {
-		if seg != "" && !(seg[0] >= 'A' && seg[0] <= 'Z') {
+		if seg != "" && (seg[0] < 'A' || seg[0] > 'Z') {
 			out = append(out, seg)
 		}
 	}
