@@ -69,12 +69,12 @@ func TestCommandLines(t *testing.T) {
 		{"completion", "", []string{"completion", "bash"}, 0, "bash completion"},
 		{"duplicate client", "", []string{"client", "create", "--config", cfg, "--id", "svc", "--grant-types", "client_credentials"}, 1, "already exists"},
 		{"unknown grant", "", []string{"client", "create", "--config", cfg, "--id", "x", "--grant-types", "magic"}, 2, "unknown grant type"},
-		{"cors origin with a path", "", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://app.example/cb", "--cors-origins", "https://app.example/"}, 1, "allowed_cors_origins"},
-		{"public resource server", "", []string{"client", "create", "--config", cfg, "--id", "rs", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://rs.example/cb", "--can-introspect"}, 2, "--can-introspect needs a confidential client"},
+		{"cors origin with a path", "", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://app.example/cb", "--cors-origins", "https://app.example/"}, 2, "--cors-origins"},
+		{"public resource server", "", []string{"client", "create", "--config", cfg, "--id", "rs", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://rs.example/cb", "--can-introspect"}, 2, "--can-introspect: needs a confidential client"},
 		{"cors origins", "", []string{"client", "create", "--config", cfg, "--id", "spa", "--grant-types", "authorization_code", "--public", "--redirect-uris", "https://app.example/cb", "--cors-origins", "https://app.example,http://localhost:5173"}, 0, "client_id=spa"},
 		{"missing flags", "", []string{"client", "create", "--config", cfg}, 2, "--id and --grant-types are required"},
 		{"public client_credentials", "", []string{"client", "create", "--config", cfg, "--id", "p", "--grant-types", "client_credentials", "--public"}, 2, "cannot use client_credentials"},
-		{"code without redirect", "", []string{"client", "create", "--config", cfg, "--id", "w", "--grant-types", "authorization_code"}, 2, "needs --redirect-uris"},
+		{"code without redirect", "", []string{"client", "create", "--config", cfg, "--id", "w", "--grant-types", "authorization_code"}, 2, "--redirect-uris: authorization_code needs"},
 		{"public with secret", "", []string{"client", "create", "--config", cfg, "--id", "p", "--grant-types", "password", "--public", "--secret-stdin"}, 2, "has no --secret"},
 		{"secret on stdin", "a person's secret\n", []string{"client", "create", "--config", cfg, "--id", "web", "--grant-types", "authorization_code", "--redirect-uris", "https://app/cb", "--secret-stdin"}, 0, "client_id=web"},
 		{"show, flags after argument", "", []string{"client", "show", "web", "--config", cfg}, 0, "hashed (slow)"},
@@ -83,7 +83,12 @@ func TestCommandLines(t *testing.T) {
 		{"list json", "", []string{"client", "list", "--config", cfg, "--output=json"}, 0, `"client_id": "web"`},
 		{"update", "", []string{"client", "update", "web", "--config", cfg, "--scopes", "openid,profile", "--skip-consent"}, 0, "updated client web"},
 		{"update shows", "", []string{"client", "show", "web", "--config", cfg}, 0, "scopes: openid,profile"},
-		{"update contradiction", "", []string{"client", "update", "web", "--config", cfg, "--redirect-uris", ""}, 2, "needs --redirect-uris"},
+		{"update contradiction", "", []string{"client", "update", "web", "--config", cfg, "--redirect-uris", ""}, 2, "--redirect-uris: authorization_code needs"},
+		{"admin client", "", []string{"client", "create", "--config", cfg, "--id", "ops", "--admin"}, 0, "client_id=ops"},
+		{"admin client shows", "", []string{"client", "show", "ops", "--config", cfg}, 0, "scopes: lingpai:admin"},
+		{"chosen secret too short", "short\n", []string{"client", "create", "--config", cfg, "--id", "w3", "--grant-types", "client_credentials", "--secret-stdin"}, 2, "--secret: a chosen secret has at least 16"},
+		{"admin scope beside a user grant", "", []string{"client", "create", "--config", cfg, "--id", "ops2", "--grant-types", "password", "--scopes", "lingpai:admin"}, 2, "--scopes: lingpai:admin is only for"},
+		{"relative redirect", "", []string{"client", "create", "--config", cfg, "--id", "w2", "--grant-types", "authorization_code", "--redirect-uris", "/cb"}, 2, "--redirect-uris:"},
 		{"update nothing", "", []string{"client", "update", "web", "--config", cfg}, 2, "nothing to change"},
 		{"rotate-secret", "", []string{"client", "rotate-secret", "web", "--config", cfg}, 0, "client_secret="},
 		{"rotate-secret made it fast", "", []string{"client", "show", "web", "--config", cfg}, 0, "hashed (generated, fast)"},
@@ -125,6 +130,20 @@ func TestCommandLines(t *testing.T) {
 	out, _, _ = run(t, "keys", "list", "--config", cfg)
 	if strings.Count(out, "RS256") < 1 || !strings.Contains(out, "active") {
 		t.Fatalf("keys list: %q", out)
+	}
+	// keys retire (the admin API's rule, internal/manage): the active key stops signing, a new one takes over.
+	active := regexp.MustCompile(`(?m)^(\S+)\s+RS256\s+\S+\s+active`).FindStringSubmatch(out)
+	if active == nil {
+		t.Fatalf("no active key in %q", out)
+	}
+	if out, errOut, code := run(t, "keys", "retire", "--config", cfg, active[1]); code != 0 || !strings.Contains(out, "retired kid="+active[1]) {
+		t.Fatalf("keys retire: exit %d, %q %q", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "keys", "retire", "--config", cfg, active[1]); code != 1 || !strings.Contains(errOut, "already retired") {
+		t.Fatalf("keys retire twice: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := run(t, "keys", "retire", "--config", cfg, "nope"); code != 1 || !strings.Contains(errOut, `no key "nope"`) {
+		t.Fatalf("keys retire unknown: exit %d, %q", code, errOut)
 	}
 	out, _, _ = run(t, "user", "list", "--config", cfg, "-o", "json")
 	var users []userView

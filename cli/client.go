@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/manage"
 	"github.com/lingpai/lingpai/storage"
 )
 
@@ -92,48 +94,44 @@ func (f *clientFlags) apply(cmd *cobra.Command, c *storage.Client) {
 }
 
 // checkClient refuses a client that contradicts itself, so the mistake shows at creation rather
-// than as a puzzling invalid_client at the first token request.
+// than as a puzzling invalid_client at the first token request. The rules are internal/manage's,
+// the admin API's too; a field they name is reported as its flag.
 func checkClient(cfg *config.Config, c *storage.Client) error {
-	if len(c.GrantTypes) == 0 {
-		return usageError("--grant-types: at least one grant type is required")
+	err := (&manage.Service{Config: cfg}).CheckClient(c)
+	var inv *manage.Invalid
+	if errors.As(err, &inv) {
+		return usageError("%s: %s", clientFlagFor(inv.Field), inv.Detail)
 	}
-	for _, g := range c.GrantTypes {
-		if !knownGrant(cfg, g) {
-			return usageError("--grant-types: unknown grant type %q", g)
-		}
-	}
-	if c.Public && slices.Contains(c.GrantTypes, "client_credentials") {
-		return usageError("a --public client cannot use client_credentials: it has no secret to authenticate with")
-	}
-	if c.Public && c.TrustWeChatOpenID {
-		return usageError("--trust-wechat-openid needs a confidential client")
-	}
-	if c.Public && c.CanIntrospect {
-		return usageError("--can-introspect needs a confidential client")
-	}
-	if slices.Contains(c.GrantTypes, "authorization_code") && len(c.RedirectURIs) == 0 {
-		return usageError("authorization_code needs --redirect-uris")
-	}
-	return nil
+	return err
 }
 
-func knownGrant(cfg *config.Config, g string) bool {
-	switch g {
-	case "authorization_code", "client_credentials", "password", "refresh_token", "password_ad", "sms", "wechat":
-		return true
+// clientFlagFor names the flag that sets a client field (its JSON name).
+func clientFlagFor(field string) string {
+	switch field {
+	case "client_id":
+		return "--id"
+	case "allowed_cors_origins":
+		return "--cors-origins"
+	case "id_token_signed_response_alg":
+		return "--id-token-alg"
+	case "trust_wechat_openid":
+		return "--trust-wechat-openid"
 	}
-	return cfg.GrantEnabled(g)
+	return "--" + strings.ReplaceAll(field, "_", "-")
 }
 
 func (e *env) clientCreateCommand() *cobra.Command {
 	var f clientFlags
 	var id, secret string
-	var secretStdin bool
+	var secretStdin, admin bool
 	c := &cobra.Command{
 		Use:   "create --id ID --grant-types a,b [flags]",
 		Short: "Register a client; without --secret a 256-bit secret is generated and printed once",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if admin && f.grantTypes == "" {
+				f.grantTypes = "client_credentials"
+			}
 			if id == "" || f.grantTypes == "" {
 				return usageError("client create: --id and --grant-types are required")
 			}
@@ -142,6 +140,14 @@ func (e *env) clientCreateCommand() *cobra.Command {
 			}
 			cl := &storage.Client{ID: id}
 			f.apply(cmd, cl)
+			if admin {
+				// An admin API caller: client_credentials with lingpai:admin (manage.CheckClient
+				// refuses the scope beside any other grant type).
+				cl.GrantTypes = storage.StringList{"client_credentials"}
+				if !slices.Contains(cl.Scopes, manage.ScopeAdmin) {
+					cl.Scopes = append(cl.Scopes, manage.ScopeAdmin)
+				}
+			}
 			if cl.Name == "" {
 				cl.Name = cl.ID
 			}
@@ -173,6 +179,7 @@ func (e *env) clientCreateCommand() *cobra.Command {
 	c.Flags().StringVar(&id, "id", "", "client id (required)")
 	c.Flags().StringVar(&secret, "secret", "", "client secret (visible in ps: prefer --secret-stdin); omitted: one is generated")
 	c.Flags().BoolVar(&secretStdin, "secret-stdin", false, "read the client secret from standard input")
+	c.Flags().BoolVar(&admin, "admin", false, "an admin API client: client_credentials with the scope lingpai:admin (read-only: --grant-types client_credentials --scopes lingpai:admin.read)")
 	f.register(c)
 	return c
 }
@@ -185,6 +192,9 @@ func (e *env) setSecret(cl *storage.Client, src secretSource) (generated string,
 		return "", err
 	}
 	if s != "" {
+		if err := manage.CheckSecret(src.flagName, s); err != nil {
+			return "", usageError("--%v", err)
+		}
 		cl.SecretHash, err = (hashing.Hasher{}).Hash(e.ctx, []byte(s))
 		return "", err
 	}

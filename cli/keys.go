@@ -1,16 +1,17 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lingpai/lingpai/internal/keys"
+	"github.com/lingpai/lingpai/internal/manage"
 )
 
 func (e *env) keysCommand() *cobra.Command {
-	return group("keys", "List, rotate and re-encrypt token signing keys", e.keysListCommand(), e.keysRotateCommand(), e.keysReencryptCommand())
+	return group("keys", "List, rotate, retire and re-encrypt token signing keys", e.keysListCommand(), e.keysRotateCommand(), e.keysRetireCommand(), e.keysReencryptCommand())
 }
 
 type keyView struct {
@@ -74,7 +75,7 @@ func (e *env) keysRotateCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			k, err := keys.Rotate(e.ctx, st, cfg.Tokens.SigningAlgorithm)
+			k, err := e.manage(cfg, st).RotateKeys(e.ctx)
 			if err != nil {
 				return err
 			}
@@ -105,6 +106,31 @@ func (e *env) keysReencryptCommand() *cobra.Command {
 			}
 			newLogger(e.stderr, cfg).Info("key material re-encrypted", "event", "key.reencrypted", "rows", n)
 			fmt.Fprintf(e.stdout, "re-encrypted %d rows under the first security.secrets entry\n", n)
+			return nil
+		},
+	}
+}
+
+func (e *env) keysRetireCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "retire KID",
+		Short: "Stop a key signing (a new key of its algorithm takes over); it verifies until its tokens expire",
+		Args:  exactArgs(1, "key id"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cfg, st, err := e.store()
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			k, err := e.manage(cfg, st).RetireKey(e.ctx, args[0])
+			switch {
+			case errors.Is(err, manage.ErrNotFound):
+				return fmt.Errorf("no key %q", args[0])
+			case err != nil:
+				return err
+			}
+			newLogger(e.stderr, cfg).Info("signing key retired", "event", "key.retired", "kid", args[0], "new_kid", k.KID)
+			fmt.Fprintf(e.stdout, "retired kid=%s; new active key kid=%s alg=%s\n", args[0], k.KID, k.Algorithm)
 			return nil
 		},
 	}

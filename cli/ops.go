@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,17 @@ func (e *env) startOps(cfg *config.Config, app *server.App, st *storage.Store, l
 			cancel()
 			return nil, fmt.Errorf("listen on %s (server.admin_addr): %w", cfg.Server.AdminAddr, err)
 		}
+		serves := "/metrics /healthz /readyz /admin/"
+		if t := cfg.Server.AdminTLS; t != nil {
+			tc, err := t.Load()
+			if err != nil {
+				_ = ln.Close()
+				cancel()
+				return nil, err
+			}
+			ln = tls.NewListener(ln, tc) // mTLS: no client certificate, no HTTP
+			serves += " (HTTPS, client certificate required)"
+		}
 		o.admin = &http.Server{Handler: app.AdminHandler, ReadHeaderTimeout: 10 * time.Second}
 		o.wg.Add(1)
 		go func() {
@@ -48,7 +60,7 @@ func (e *env) startOps(cfg *config.Config, app *server.App, st *storage.Store, l
 				logger.Error("admin listener stopped", "error", err)
 			}
 		}()
-		logger.Info("admin listening", "addr", ln.Addr().String(), "serves", "/metrics /healthz /readyz")
+		logger.Info("admin listening", "addr", ln.Addr().String(), "serves", serves)
 	}
 	if cfg.Janitor.Interval > 0 {
 		j := newJanitor(cfg, st, logger, app.Metrics)

@@ -11,6 +11,7 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/hashing"
+	"github.com/lingpai/lingpai/internal/manage"
 	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/storage"
 )
@@ -26,6 +27,11 @@ func (e *env) accounts(cfg *config.Config, st *storage.Store) (*accounts.Service
 	reg := throttle.New(st, throttle.Options{MaxFailures: cfg.Throttle.MaxFailures, IPMaxFailures: cfg.Throttle.IPMaxFailures,
 		Window: cfg.Throttle.Window, Lockout: cfg.Throttle.Lockout}, nil)
 	return accounts.New(st, hashing.Hasher{}, reg, newLogger(e.stderr, cfg))
+}
+
+// manage is the service layer the admin API uses too: one copy of the rules.
+func (e *env) manage(cfg *config.Config, st *storage.Store) *manage.Service {
+	return &manage.Service{Store: st, Config: cfg}
 }
 
 func phoneRegion(cfg *config.Config) string {
@@ -270,7 +276,7 @@ func (e *env) userShowCommand() *cobra.Command {
 			for _, id := range ids {
 				v.Identities = append(v.Identities, identityView{Provider: id.Provider, Subject: id.Subject})
 			}
-			if keys := throttleKeys(u); keys != nil {
+			if keys := manage.ThrottleKeys(u); keys != nil {
 				var locks []storage.ThrottleLock
 				if err := st.DB(e.ctx).Where("subject_key IN ? AND locked_until > ?", keys, time.Now().UTC()).Find(&locks).Error; err != nil {
 					return fmt.Errorf("read sign-in locks: %w", err)

@@ -13,19 +13,9 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	wechatgrant "github.com/lingpai/lingpai/grants/wechat"
-	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/internal/upstream/wechat"
 	"github.com/lingpai/lingpai/storage"
 )
-
-// throttleKeys are the stored throttle keys a user's failed sign-ins count under (accounts and
-// grants/passwordad name the accounts so).
-func throttleKeys(u *storage.User) []string {
-	if u.Username == nil {
-		return nil
-	}
-	return append(throttle.AccountKeys("pwd:"+*u.Username), throttle.AccountKeys("ad:"+*u.Username)...)
-}
 
 func (e *env) userUnlockCommand() *cobra.Command {
 	sel := userSelector{positional: true}
@@ -46,23 +36,12 @@ func (e *env) userUnlockCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			keys := throttleKeys(u)
-			var n int64
-			if keys != nil {
-				err = st.Transaction(e.ctx, func(ctx context.Context) error {
-					res := st.DB(ctx).Where("subject_key IN ?", keys).Delete(&storage.ThrottleLock{})
-					if res.Error != nil {
-						return res.Error
-					}
-					n = res.RowsAffected
-					return st.DB(ctx).Where("subject_key IN ?", keys).Delete(&storage.ThrottleCounter{}).Error
-				})
-				if err != nil {
-					return fmt.Errorf("unlock: %w", err)
-				}
+			was, err := e.manage(cfg, st).Unlock(e.ctx, u)
+			if err != nil {
+				return err
 			}
 			state := "was not locked"
-			if n > 0 {
+			if was {
 				state = "unlocked"
 			}
 			fmt.Fprintf(e.stdout, "user %s %s; failed sign-ins forgotten\n", label(u), state)
@@ -92,26 +71,7 @@ func (e *env) userDeleteCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Tokens first: a token that outlived its user would still pass introspection.
-			err = st.Transaction(e.ctx, func(ctx context.Context) error {
-				db := st.DB(ctx)
-				for _, t := range []string{"access_tokens", "refresh_tokens", "authorize_codes", "pkce_requests", "oidc_sessions"} {
-					if err := db.Exec("DELETE FROM "+t+" WHERE subject = ?", u.ID).Error; err != nil {
-						return fmt.Errorf("%s: %w", t, err)
-					}
-				}
-				for _, m := range []any{&storage.Identity{}, &storage.Consent{}, &storage.LoginSession{}} {
-					if err := db.Where("user_id = ?", u.ID).Delete(m).Error; err != nil {
-						return err
-					}
-				}
-				if keys := throttleKeys(u); keys != nil {
-					if err := db.Where("subject_key IN ?", keys).Delete(&storage.ThrottleLock{}).Error; err != nil {
-						return err
-					}
-				}
-				return db.Where("id = ?", u.ID).Delete(&storage.User{}).Error
-			})
+			err = e.manage(cfg, st).DeleteUser(e.ctx, u)
 			if err != nil {
 				return fmt.Errorf("delete user: %w", err)
 			}

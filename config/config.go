@@ -52,6 +52,17 @@ type Server struct {
 	// AdminAddr is a second listener serving /metrics (and the health probes), on loopback by
 	// default; the public address never serves /metrics. Empty turns the listener (and metrics) off.
 	AdminAddr string `yaml:"admin_addr"`
+	// AdminTLS, when set, makes the admin listener HTTPS and requires a client certificate signed
+	// by client_ca_file (mTLS), on top of the admin API's bearer tokens.
+	AdminTLS *AdminTLS `yaml:"admin_tls"`
+}
+
+// AdminTLS is the admin listener's TLS: its certificate and the CA its clients' certificates
+// must chain to.
+type AdminTLS struct {
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"`
 }
 
 // Database selects the storage backend.

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"time"
 )
 
@@ -35,6 +38,14 @@ func (c *Config) validateOps() []error {
 			errs = append(errs, fmt.Errorf("server.admin_addr: must differ from server.addr"))
 		}
 	}
+	if t := c.Server.AdminTLS; t != nil {
+		if c.Server.AdminAddr == "" {
+			errs = append(errs, fmt.Errorf("server.admin_tls: needs server.admin_addr"))
+		}
+		if _, err := t.Load(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Janitor.Interval < 0 {
 		errs = append(errs, fmt.Errorf("janitor.interval: must be 0s (off) or positive"))
 	}
@@ -50,4 +61,26 @@ func (c *Config) validateOps() []error {
 		errs = append(errs, fmt.Errorf("tracing.sample_ratio: must be between 0 and 1, got %v", c.Tracing.SampleRatio))
 	}
 	return errs
+}
+
+// Load reads the certificate, key and client CA into a TLS configuration that requires and
+// verifies a client certificate; errors name the key.
+func (t *AdminTLS) Load() (*tls.Config, error) {
+	if t.CertFile == "" || t.KeyFile == "" || t.ClientCAFile == "" {
+		return nil, fmt.Errorf("server.admin_tls: cert_file, key_file and client_ca_file are all required")
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("server.admin_tls.cert_file/key_file: %w", err)
+	}
+	pem, err := os.ReadFile(t.ClientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("server.admin_tls.client_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("server.admin_tls.client_ca_file: no PEM certificate in %s", t.ClientCAFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
+		MinVersion: tls.VersionTLS12}, nil
 }

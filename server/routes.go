@@ -13,8 +13,10 @@ import (
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/handlers"
+	"github.com/lingpai/lingpai/internal/adminapi"
 	"github.com/lingpai/lingpai/internal/clientauth"
 	"github.com/lingpai/lingpai/internal/keys"
+	"github.com/lingpai/lingpai/internal/manage"
 	"github.com/lingpai/lingpai/internal/ops/metrics"
 	"github.com/lingpai/lingpai/storage"
 )
@@ -90,7 +92,10 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	// an outsider which requests reached a real account.
 	var admin http.Handler
 	if cfg.Server.AdminAddr != "" {
-		admin = adminRouter(met, ready)
+		api := &adminapi.API{Provider: provider, Logger: logger, Manage: &manage.Service{Store: d.store, Config: cfg,
+			Accounts: d.accounts, Hasher: d.hasher, Keyring: d.keyring, Logger: logger, Now: d.now}}
+		adminMW := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes}
+		admin = adminRouter(met, ready, adminMW.Wrap(api.Handler()))
 	}
 	r.NotFoundHandler = met.Instrument(metrics.Unmatched, http.HandlerFunc(handlers.NotFound))
 	r.MethodNotAllowedHandler = met.Instrument(metrics.Unmatched, http.HandlerFunc(handlers.MethodNotAllowed))
@@ -104,9 +109,11 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 }
 
 // adminRouter is what server.admin_addr serves: metrics for the scraper and the probes for an
-// orchestrator that sits on the private network, none of it reachable from the public address.
-func adminRouter(met *metrics.Metrics, ready http.Handler) http.Handler {
+// orchestrator that sits on the private network, and the admin API under /admin/ (which
+// authenticates every call), none of it reachable from the public address.
+func adminRouter(met *metrics.Metrics, ready, api http.Handler) http.Handler {
 	r := mux.NewRouter()
+	r.PathPrefix("/admin/").Handler(api)
 	r.Handle("/metrics", met.Handler()).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", handlers.Health).Methods(http.MethodGet)
 	r.Handle("/readyz", ready).Methods(http.MethodGet)

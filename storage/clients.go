@@ -334,3 +334,91 @@ func (c *Client) CanIntrospectAny() bool { return c.CanIntrospect && !c.Public }
 // TrustsWeChatOpenID reports whether the client may assert a bare WeChat openId (a confidential
 // backend registered for it).
 func (c *Client) TrustsWeChatOpenID() bool { return c.TrustWeChatOpenID && !c.Public }
+
+// ClientUncached reads one client from the database, past the cache (and refreshes the cache).
+func (s *Store) ClientUncached(ctx context.Context, id string) (*Client, error) {
+	s.clients.forget(id)
+	return s.Client(ctx, id)
+}
+
+// ModifyClient changes one client in a transaction: it reads the row (locked by primary key),
+// lets change edit it (with the transaction's ctx; an error from change writes nothing) and saves
+// every field. Two modifications of the same client therefore see each other: the later one's
+// change runs on the earlier one's result (on Galera the loser is retried by Transaction).
+func (s *Store) ModifyClient(ctx context.Context, id string, change func(ctx context.Context, c *Client) error) (*Client, error) {
+	var out Client
+	err := s.Transaction(ctx, func(ctx context.Context) error {
+		var c Client
+		err := s.forUpdate(ctx).Where("id = ?", id).Take(&c).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return fosite.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("storage: modify client: %w", err)
+		}
+		if err := change(ctx, &c); err != nil {
+			return err
+		}
+		if err := c.validate(); err != nil {
+			return err
+		}
+		c.UpdatedAt = s.now()
+		if err := s.db(ctx).Model(&Client{}).Where("id = ?", id).Select("*").Omit("created_at").Updates(&c).Error; err != nil {
+			return fmt.Errorf("storage: modify client: %w", err)
+		}
+		out = c
+		return nil
+	})
+	s.clients.forget(id)
+	s.origins.forget()
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ClientsPage lists up to limit clients whose id starts with prefix and sorts after after, by id.
+func (s *Store) ClientsPage(ctx context.Context, prefix, after string, limit int) ([]Client, error) {
+	q := s.db(ctx).Order("id").Limit(limit)
+	if prefix != "" {
+		q = q.Where("id LIKE ? ESCAPE '!'", likePrefix(prefix))
+	}
+	if after != "" {
+		q = q.Where("id > ?", after)
+	}
+	var out []Client
+	if err := q.Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("storage: list clients: %w", err)
+	}
+	return out, nil
+}
+
+// likePrefix is a LIKE pattern matching strings that start with p ('!' escapes the wildcards).
+func likePrefix(p string) string {
+	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(p) + "%"
+}
+
+// AddClientSecret stores one more secret for a client (lingpai's own origin); the client's other
+// secrets keep working.
+func (s *Store) AddClientSecret(ctx context.Context, cs *ClientSecret) error {
+	cs.ID, cs.Origin, cs.CreatedAt = NewID(), "", s.now()
+	if err := s.db(ctx).Create(cs).Error; err != nil {
+		return fmt.Errorf("storage: add client secret: %w", err)
+	}
+	s.clients.forget(cs.ClientID)
+	return nil
+}
+
+// DeleteClientSecret removes one of a client's extra secrets; fosite.ErrNotFound when it has none
+// with that id.
+func (s *Store) DeleteClientSecret(ctx context.Context, clientID, id string) error {
+	res := s.db(ctx).Where("client_id = ? AND id = ?", clientID, id).Delete(&ClientSecret{})
+	if res.Error != nil {
+		return fmt.Errorf("storage: delete client secret: %w", res.Error)
+	}
+	s.clients.forget(clientID)
+	if res.RowsAffected == 0 {
+		return fosite.ErrNotFound
+	}
+	return nil
+}
