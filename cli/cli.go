@@ -140,7 +140,7 @@ func (e *env) openStore(cfgPath string) (*config.Config, *storage.Store, error) 
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*storage.Store, error) {
 	st, err := storage.Open(storage.Options{Logger: logger,
 		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, MaxOpenConns: cfg.Database.MaxOpenConns,
-		MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
+		MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime, QueryTimeout: cfg.Database.QueryTimeout,
 		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{strings.TrimRight(cfg.Server.Issuer, "/") + "/resources"},
 	})
 	if err != nil {

@@ -61,6 +61,9 @@ type Database struct {
 	MaxOpenConns    int           `yaml:"max_open_conns"`
 	MaxIdleConns    int           `yaml:"max_idle_conns"`
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+	// QueryTimeout bounds every query (and the wait for a connection): a frozen or unreachable
+	// database makes requests answer 503 within it instead of hanging.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
 }
 
 // Tokens sets lifetimes and formats.
@@ -107,7 +110,7 @@ func Default() *Config {
 			Addr: "127.0.0.1:8080", Issuer: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10,
 			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
 		},
-		Database: Database{Driver: "sqlite", DSN: "lingpai.db", MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute},
+		Database: Database{Driver: "sqlite", DSN: "lingpai.db", MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute, QueryTimeout: 5 * time.Second},
 		Tokens: Tokens{
 			AccessTokenLifetime: time.Hour, RefreshTokenLifetime: 30 * 24 * time.Hour,
 			AuthCodeLifetime: 5 * time.Minute, IDTokenLifetime: time.Hour,

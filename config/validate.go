@@ -57,6 +57,7 @@ func (c *Config) Validate() error {
 		"tokens.id_token_lifetime":           c.Tokens.IDTokenLifetime,
 		"throttle.window":                    c.Throttle.Window,
 		"throttle.lockout":                   c.Throttle.Lockout,
+		"database.query_timeout":             c.Database.QueryTimeout,
 	}
 	for key, d := range positive {
 		if d <= 0 {

@@ -21,6 +21,8 @@ type Introspect struct {
 	// Healthy reports whether the database answers; while it does not, a failure is 503, not a
 	// 401 for a client that could not be looked up or "inactive" for a token that could not be.
 	Healthy func(ctx context.Context) error
+	// Unavailable: as for Token.
+	Unavailable func(error) bool
 }
 
 func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,7 +35,7 @@ func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ir, err := h.Provider.NewIntrospectionRequest(ctx, r, session.New())
 	if err != nil {
-		if storageDown(ctx, h.Healthy) {
+		if (h.Unavailable != nil && h.Unavailable(err)) || storageDown(ctx, h.Healthy) {
 			info.Add(slog.String("outcome", "temporarily_unavailable"))
 			WriteError(w, errUnavailable)
 			return

@@ -21,21 +21,19 @@ import (
 // server.admin_addr is empty).
 func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite, built builtins) (http.Handler, http.Handler, error) {
 	cfg, logger, met := d.cfg, d.logger, d.metrics
-	healthy := func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		return d.store.Ping(ctx)
-	}
+	healthy := dbHealthy(d)
 	enabled := map[string]bool{}
 	for _, g := range cfg.Grants.Enabled {
 		enabled[g] = true
 	}
 	r := mux.NewRouter()
 	r.Use(met.Middleware)
+	unavailable := storage.IsUnavailable
 	r.Handle("/connect/token", &handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
-		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) }})
-	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy}).Methods(http.MethodPost)
-	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}).Methods(http.MethodPost)
+		Unavailable: unavailable,
+		Reused:      func(err error) bool { return errors.Is(err, storage.ErrTokenReused) }})
+	r.Handle("/connect/introspect", &handlers.Introspect{Provider: provider, Healthy: healthy, Unavailable: unavailable}).Methods(http.MethodPost)
+	r.Handle("/connect/revocation", &handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy, Unavailable: unavailable}).Methods(http.MethodPost)
 	web, err := b.web(ctx, d, provider, built)
 	if err != nil {
 		return nil, nil, err
@@ -52,7 +50,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 			Authenticate: func(ctx context.Context, r *http.Request) (fosite.Client, error) {
 				return provider.AuthenticateClient(ctx, r, r.PostForm)
 			},
-			Codes: built.sms.codes, Normalize: built.sms.normalize, Logger: logger,
+			Codes: built.sms.codes, Normalize: built.sms.normalize, Logger: logger, Unavailable: unavailable, Healthy: healthy,
 			Deliver: func(ctx context.Context, phone string) (bool, error) {
 				return d.accounts.CanSignInByPhone(ctx, phone, built.sms.autoRegister)
 			},
@@ -87,6 +85,15 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	}
 	mw := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies}
 	return mw.Wrap(r), admin, nil
+}
+
+// dbHealthy is the database check of /readyz and of the error classification: a ping within 1s.
+func dbHealthy(d *parts) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return d.store.Ping(ctx)
+	}
 }
 
 // adminRouter is what server.admin_addr serves: metrics for the scraper and the probes for an

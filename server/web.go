@@ -15,6 +15,7 @@ import (
 	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/internal/web/websession"
+	"github.com/lingpai/lingpai/storage"
 )
 
 // web builds the browser side: sign-in and consent pages, sessions, userinfo and logout.
@@ -39,6 +40,8 @@ func (b *builder) web(ctx context.Context, d *parts, provider fosite.OAuth2Provi
 		Logger:        d.logger,
 		VerifyIDToken: d.keyring.VerifyJWS,
 		Now:           d.now,
+		Unavailable:   storage.IsUnavailable,
+		Healthy:       dbHealthy(d),
 	}, nil
 }
 

@@ -31,6 +31,9 @@ type Options struct {
 	ClientCacheTTL time.Duration
 	// DefaultAudience is the aud given to tokens of clients that register none.
 	DefaultAudience []string
+	// QueryTimeout bounds every query and the wait for a connection (database.query_timeout);
+	// 0 means DefaultQueryTimeout.
+	QueryTimeout time.Duration
 	// Logger receives failures that no caller can see (a family revocation after a detected reuse
 	// runs after the failing request's rollback); nil discards them.
 	Logger *slog.Logger
@@ -47,12 +50,15 @@ type Store struct {
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).
 func Open(opts Options) (*Store, error) {
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = DefaultQueryTimeout
+	}
 	var dial gorm.Dialector
 	switch opts.Driver {
 	case "sqlite":
-		dial = sqlite.Open(sqliteDSN(opts.DSN))
+		dial = sqlite.Open(sqliteDSN(opts.DSN, opts.QueryTimeout))
 	case "mysql":
-		dsn, err := mysqlDSN(opts.DSN)
+		dsn, err := mysqlDSN(opts.DSN, opts.QueryTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -68,6 +74,9 @@ func Open(opts Options) (*Store, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", opts.Driver, err)
+	}
+	if err := boundQueries(gdb, opts.QueryTimeout); err != nil {
+		return nil, fmt.Errorf("storage: query timeout: %w", err)
 	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
@@ -92,7 +101,8 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-func sqliteDSN(dsn string) string {
+// sqliteDSN adds lingpai's pragmas; a locked file waits at most the query timeout.
+func sqliteDSN(dsn string, queryTimeout time.Duration) string {
 	if strings.Contains(dsn, "_pragma") {
 		return dsn
 	}
@@ -100,17 +110,24 @@ func sqliteDSN(dsn string) string {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	return dsn + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(0)"
+	return dsn + sep + fmt.Sprintf("_pragma=busy_timeout(%d)&", queryTimeout.Milliseconds()) + "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(0)"
 }
 
-// mysqlDSN forces the settings the schema relies on: UTC times parsed into time.Time.
-func mysqlDSN(dsn string) (string, error) {
+// mysqlDSN forces the settings the schema relies on: UTC times parsed into time.Time. Dial, read
+// and write timeouts default to the query timeout: COMMIT and ROLLBACK take no context in the
+// driver, so only a socket deadline stops them hanging on a frozen server.
+func mysqlDSN(dsn string, queryTimeout time.Duration) (string, error) {
 	cfg, err := mysqldrv.ParseDSN(dsn)
 	if err != nil {
 		return "", fmt.Errorf("storage: database.dsn: %w", err)
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	for _, d := range []*time.Duration{&cfg.Timeout, &cfg.ReadTimeout, &cfg.WriteTimeout} {
+		if *d == 0 {
+			*d = queryTimeout
+		}
+	}
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
@@ -153,6 +170,7 @@ type txKey struct{}
 // (a reuse detected inside a transaction must revoke the family even though the transaction fails).
 type txState struct {
 	tx            *gorm.DB
+	cancel        context.CancelFunc // ends the transaction's context once it is over
 	mu            sync.Mutex
 	afterRollback []func(context.Context)
 }
@@ -178,11 +196,11 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return ctx, errors.New("storage: transaction already open in this context")
 	}
-	tx := s.gdb.WithContext(ctx).Begin(s.txOptions())
-	if tx.Error != nil {
-		return ctx, fmt.Errorf("storage: begin: %w", tx.Error)
+	tx, cancel, err := beginBounded(s.gdb, ctx, s.opts.QueryTimeout, s.txOptions())
+	if err != nil {
+		return ctx, fmt.Errorf("storage: begin: %w", err)
 	}
-	return context.WithValue(ctx, txKey{}, &txState{tx: tx}), nil
+	return context.WithValue(ctx, txKey{}, &txState{tx: tx, cancel: cancel}), nil
 }
 
 // Commit commits the context's transaction.
@@ -191,6 +209,7 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("storage: commit without transaction")
 	}
+	defer st.cancel()
 	if err := st.tx.Commit().Error; err != nil {
 		return fmt.Errorf("storage: commit: %w", err)
 	}
@@ -205,6 +224,7 @@ func (s *Store) Rollback(ctx context.Context) error {
 		return errors.New("storage: rollback without transaction")
 	}
 	err := st.tx.Rollback().Error
+	st.cancel()
 	st.mu.Lock()
 	after := st.afterRollback
 	st.afterRollback = nil
@@ -239,11 +259,12 @@ func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) er
 		return fn(ctx) // already inside one: join it
 	}
 	var err error
+	start := time.Now()
 	for attempt := 0; attempt < 5; attempt++ {
-		err = s.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx}))
-		}, s.txOptions())
-		if err == nil || !IsRetryable(err) {
+		err = s.transaction(ctx, fn)
+		// A retry must not take a request past the query timeout: an unavailable database
+		// (frozen, or a SQLite file locked by another process) is answered, not waited for.
+		if err == nil || !IsRetryable(err) || errors.Is(err, context.DeadlineExceeded) || time.Since(start) > s.opts.QueryTimeout {
 			return err
 		}
 		backoff := time.Duration(10*(1<<attempt)) * time.Millisecond
@@ -254,6 +275,29 @@ func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) er
 		}
 	}
 	return err
+}
+
+// transaction runs fn once in a transaction whose begin is bounded by the query timeout.
+func (s *Store) transaction(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	tx, cancel, err := beginBounded(s.gdb, ctx, s.opts.QueryTimeout, s.txOptions())
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback() // a panic or an error: nothing of fn stays
+		}
+	}()
+	if err := fn(context.WithValue(ctx, txKey{}, &txState{tx: tx, cancel: func() {}})); err != nil {
+		return err
+	}
+	if err := tx.Commit().Error; err != nil {
+		return err
+	}
+	committed = true
+	return nil
 }
 
 // txOptions picks READ COMMITTED on MySQL: the token tables are written by primary key, and

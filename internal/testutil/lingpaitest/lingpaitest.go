@@ -110,7 +110,7 @@ func Start(t testing.TB, backend string, configure func(*config.Config), opts ..
 
 func (s *Server) build() {
 	s.t.Helper()
-	st, err := storage.Open(storage.Options{Driver: s.Config.Database.Driver, DSN: s.Config.Database.DSN,
+	st, err := storage.Open(storage.Options{Driver: s.Config.Database.Driver, DSN: s.Config.Database.DSN, QueryTimeout: s.Config.Database.QueryTimeout,
 		ClientCacheTTL: s.Config.Server.CacheTTL, DefaultAudience: []string{s.URL + "/resources"}})
 	if err != nil {
 		s.t.Fatal(err)

@@ -1,0 +1,144 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+)
+
+// DefaultQueryTimeout bounds a query when Options.QueryTimeout is zero (database.query_timeout).
+const DefaultQueryTimeout = 5 * time.Second
+
+const cancelKey = "lingpai:cancel"
+
+// boundQueries gives every statement GORM runs its own deadline of d (on top of the caller's
+// context), so a frozen database or an exhausted pool fails the query instead of hanging the
+// request. The "row" callback hands back rows still to be read, so its deadline is left to expire
+// on its own rather than cancelled when the callback returns.
+func boundQueries(gdb *gorm.DB, d time.Duration) error {
+	start := func(db *gorm.DB) {
+		ctx, cancel := context.WithTimeout(db.Statement.Context, d)
+		db.Statement.Context = ctx
+		db.Statement.Settings.Store(cancelKey, cancel)
+	}
+	end := func(db *gorm.DB) {
+		if c, ok := db.Statement.Settings.LoadAndDelete(cancelKey); ok {
+			c.(context.CancelFunc)()
+		}
+	}
+	type registrar interface {
+		Register(name string, fn func(*gorm.DB)) error
+	}
+	cb := gdb.Callback()
+	for _, p := range []struct{ before, after registrar }{
+		{cb.Create().Before("*"), cb.Create().After("*")},
+		{cb.Query().Before("*"), cb.Query().After("*")},
+		{cb.Update().Before("*"), cb.Update().After("*")},
+		{cb.Delete().Before("*"), cb.Delete().After("*")},
+		{cb.Raw().Before("*"), cb.Raw().After("*")},
+		{cb.Row().Before("*"), nil},
+	} {
+		if err := p.before.Register("lingpai:deadline", start); err != nil {
+			return err
+		}
+		if p.after != nil {
+			if err := p.after.Register("lingpai:deadline_end", end); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// beginBounded starts a transaction whose begin (a connection from the pool, then BEGIN) must
+// finish within d; the transaction itself lives on ctx, with each statement bounded by
+// boundQueries. The returned cancel ends the transaction's context: call it after commit or
+// rollback.
+func beginBounded(db *gorm.DB, ctx context.Context, d time.Duration, opts *sql.TxOptions) (*gorm.DB, context.CancelFunc, error) {
+	tctx, cancel := context.WithCancel(ctx)
+	watchdog := time.AfterFunc(d, cancel)
+	tx := db.WithContext(tctx).Begin(opts)
+	if !watchdog.Stop() || tx.Error != nil {
+		cancel()
+		err := tx.Error
+		if err == nil {
+			err = context.DeadlineExceeded
+		} else if tctx.Err() != nil && ctx.Err() == nil {
+			err = errors.Join(err, context.DeadlineExceeded)
+		}
+		return nil, func() {}, err
+	}
+	return tx, cancel, nil
+}
+
+// IsUnavailable reports whether err means the database could not be used (refused, cut or
+// frozen connections, a query that ran past database.query_timeout, SQLite's locked or unreadable
+// file) rather than that the request was wrong: callers answer it with 503
+// temporarily_unavailable, which a client may retry.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, mysqldrv.ErrInvalidConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, gorm.ErrInvalidDB) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1040, 1053, 1203, 1205, 1213, 1226, 1927, 2002, 2003, 2006, 2013, 3024, 4031:
+			// too many connections, shutdown, user limit, lock wait, deadlock, resource limit,
+			// killed connection, server gone or lost, query interrupted by max_execution_time,
+			// disconnected for inactivity
+			return true
+		}
+		return false
+	}
+	// SQLite's driver errors are known by their text only; fosite's errors hide their cause's text
+	// from Error(), so every error in the chain is read.
+	return chainMentions(err, sqliteUnavailable)
+}
+
+var sqliteUnavailable = []string{"SQLITE_BUSY", "SQLITE_LOCKED", "database is locked", "database table is locked",
+	"SQLITE_CANTOPEN", "unable to open database file", "SQLITE_IOERR", "disk I/O error",
+	"SQLITE_READONLY", "readonly database", "SQLITE_FULL", "database or disk is full",
+	"SQLITE_NOTADB", "file is not a database", "SQLITE_INTERRUPT", "interrupted", "sql: database is closed"}
+
+// chainMentions reports whether any error in err's chain (joined errors included) says one of texts.
+func chainMentions(err error, texts []string) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	for _, s := range texts {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return chainMentions(u.Unwrap(), texts)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if chainMentions(e, texts) {
+				return true
+			}
+		}
+	}
+	return false
+}
