@@ -50,6 +50,10 @@ type Server struct {
 	// AdminAddr, when set, is a second listener serving /metrics (and the health probes), so the
 	// metrics are not exposed with the public endpoints; the public address then has no /metrics.
 	AdminAddr string `yaml:"admin_addr"`
+	// MaxInFlight bounds the requests served at once; beyond it a request waits up to
+	// QueueTimeout, then gets 503 temporarily_unavailable with Retry-After (load shedding).
+	MaxInFlight  int           `yaml:"max_in_flight"`
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
 }
 
 // Database selects the storage backend.
@@ -108,7 +112,7 @@ func Default() *Config {
 	return &Config{
 		Server: Server{
 			Addr: "127.0.0.1:8080", Issuer: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10,
-			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second,
+			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second, MaxInFlight: 32, QueueTimeout: time.Second,
 		},
 		Database: Database{Driver: "sqlite", DSN: "lingpai.db", MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute, QueryTimeout: 5 * time.Second},
 		Tokens: Tokens{

@@ -47,6 +47,12 @@ func (c *Config) Validate() error {
 	if c.Database.DSN == "" {
 		bad("database.dsn", "required")
 	}
+	if c.Server.MaxInFlight < 1 {
+		bad("server.max_in_flight", "must be at least 1")
+	}
+	if c.Server.QueueTimeout < 0 {
+		bad("server.queue_timeout", "must not be negative")
+	}
 	if c.Database.MaxOpenConns < 1 {
 		bad("database.max_open_conns", "must be at least 1")
 	}

@@ -83,7 +83,8 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	if err != nil {
 		return nil, nil, err
 	}
-	mw := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies}
+	mw := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
+		Limit: handlers.NewLimiter(cfg.Server.MaxInFlight, cfg.Server.QueueTimeout)}
 	return mw.Wrap(r), admin, nil
 }
 
