@@ -132,6 +132,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	slices.Sort(ops)
+	if len(ops) == 0 {
+		return nil, errors.New("loadtest: the mix has no operation with a weight")
+	}
 	d := &driver{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{MaxIdleConnsPerHost: cfg.MaxInFlight}}}
 	results := make(chan result, 1024)
 	var collected []result
