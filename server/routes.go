@@ -85,7 +85,11 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	}
 	mw := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
 		Limit: handlers.NewLimiter(cfg.Server.MaxInFlight, cfg.Server.QueueTimeout)}
-	return mw.Wrap(r), admin, nil
+	// One query-timeout budget per request (storage.WithQueryBudget).
+	budgeted := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.ServeHTTP(w, req.WithContext(storage.WithQueryBudget(req.Context())))
+	})
+	return mw.Wrap(budgeted), admin, nil
 }
 
 // dbHealthy is the database check of /readyz and of the error classification: a ping within 1s.

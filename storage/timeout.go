@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,11 +27,20 @@ const cancelKey = "lingpai:cancel"
 // on its own rather than cancelled when the callback returns.
 func boundQueries(gdb *gorm.DB, d time.Duration) error {
 	start := func(db *gorm.DB) {
-		ctx, cancel := context.WithTimeout(db.Statement.Context, d)
+		limit := d
+		if b, ok := db.Statement.Context.Value(budgetKey{}).(*budget); ok && b.spent.Load() {
+			limit = 0 // this request already waited a whole query timeout: fail at once
+		}
+		ctx, cancel := context.WithTimeout(db.Statement.Context, limit)
 		db.Statement.Context = ctx
 		db.Statement.Settings.Store(cancelKey, cancel)
 	}
 	end := func(db *gorm.DB) {
+		if db.Error != nil && errors.Is(db.Error, context.DeadlineExceeded) {
+			if b, ok := db.Statement.Context.Value(budgetKey{}).(*budget); ok {
+				b.spent.Store(true)
+			}
+		}
 		if c, ok := db.Statement.Settings.LoadAndDelete(cancelKey); ok {
 			c.(context.CancelFunc)()
 		}
@@ -59,12 +69,28 @@ func boundQueries(gdb *gorm.DB, d time.Duration) error {
 	return nil
 }
 
+type budgetKey struct{}
+
+// budget records that a request has spent its query timeout.
+type budget struct{ spent atomic.Bool }
+
+// WithQueryBudget marks ctx as one request's: once one of its queries has run into
+// database.query_timeout, its later queries fail at once instead of each waiting the timeout
+// again, so a request that needs several queries still answers within about one query timeout
+// when the database is frozen. The server wraps every request with it.
+func WithQueryBudget(ctx context.Context) context.Context {
+	return context.WithValue(ctx, budgetKey{}, &budget{})
+}
+
 // beginBounded starts a transaction whose begin (a connection from the pool, then BEGIN) must
 // finish within d; the transaction itself lives on ctx, with each statement bounded by
 // boundQueries. The returned cancel ends the transaction's context: call it after commit or
 // rollback.
 func beginBounded(db *gorm.DB, ctx context.Context, d time.Duration, opts *sql.TxOptions) (*gorm.DB, context.CancelFunc, error) {
 	tctx, cancel := context.WithCancel(ctx)
+	if b, ok := ctx.Value(budgetKey{}).(*budget); ok && b.spent.Load() {
+		d = 0
+	}
 	watchdog := time.AfterFunc(d, cancel)
 	tx := db.WithContext(tctx).Begin(opts)
 	if !watchdog.Stop() || tx.Error != nil {
@@ -74,6 +100,9 @@ func beginBounded(db *gorm.DB, ctx context.Context, d time.Duration, opts *sql.T
 			err = context.DeadlineExceeded
 		} else if tctx.Err() != nil && ctx.Err() == nil {
 			err = errors.Join(err, context.DeadlineExceeded)
+		}
+		if b, ok := ctx.Value(budgetKey{}).(*budget); ok && errors.Is(err, context.DeadlineExceeded) {
+			b.spent.Store(true)
 		}
 		return nil, func() {}, err
 	}

@@ -61,4 +61,18 @@ func TestQueryTimeoutBoundsPoolWait(t *testing.T) {
 		t.Fatalf("GetClient with no free connection: %v after %s (want an unavailable error within ~300ms)", err, took)
 	}
 	t.Logf("answered %v after %s", err, took.Round(time.Millisecond))
+
+	// Within one request's budget, a second query after a timed-out one fails at once.
+	ctx := WithQueryBudget(context.Background())
+	_, _ = s.GetClient(ctx, "nobody")
+	start = time.Now()
+	_, err = s.GetClient(ctx, "nobody")
+	if took := time.Since(start); !IsUnavailable(err) || took > 100*time.Millisecond {
+		t.Fatalf("second query of a request whose budget is spent: %v after %s (want an unavailable error at once)", err, took)
+	}
+	// A new request has its own budget.
+	hold.Close()
+	if _, err := s.GetClient(WithQueryBudget(context.Background()), "nobody"); IsUnavailable(err) {
+		t.Fatalf("a fresh request: %v", err)
+	}
 }
