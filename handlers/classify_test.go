@@ -33,11 +33,17 @@ func TestClassify(t *testing.T) {
 		{"raw unknown error, database up", errors.New("boom"), up, 500, "server_error"},
 		{"fosite's unrecognisable error", fosite.ErrorToRFC6749Error(errors.New("boom")), up, 500, "server_error"},
 		{"bad request stays itself", fosite.ErrInvalidRequest, down, 400, "invalid_request"},
+		{"a competing request (fosite's serialization failure)", fosite.ErrSerializationFailure, up, 503, "temporarily_unavailable"},
+		{"fosite's unrecognisable error written as it is", nil, up, 500, "server_error"},
 		{"bad grant stays itself", fosite.ErrInvalidGrant, down, 400, "invalid_grant"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			WriteError(rec, classify(context.Background(), c.err, unavailable, c.healthy))
+			if c.err == nil { // WriteError alone, without classify
+				WriteError(rec, fosite.ErrorToRFC6749Error(errors.New("boom")))
+			} else {
+				WriteError(rec, classify(context.Background(), c.err, unavailable, c.healthy))
+			}
 			var body map[string]any
 			_ = json.Unmarshal(rec.Body.Bytes(), &body)
 			if rec.Code != c.status || body["error"] != c.code {

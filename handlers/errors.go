@@ -61,7 +61,7 @@ func withRetryAfter(err error, d time.Duration) error { return &retryAfter{err, 
 // the caller set another challenge; a 503 says when to retry.
 func WriteError(w http.ResponseWriter, err error) {
 	var rfc *fosite.RFC6749Error
-	if !errors.As(err, &rfc) {
+	if !errors.As(err, &rfc) || rfc.ErrorField == "error" { // fosite's unregistered name is no RFC 6749 code
 		rfc = fosite.ErrServerError.WithWrap(err)
 	}
 	status := rfc.StatusCode()
@@ -127,6 +127,10 @@ func classify(ctx context.Context, err error, unavailable func(error) bool, heal
 		return unavailableErr.WithWrap(err)
 	}
 	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) && rfc.ErrorField == "error" && rfc.CodeField == http.StatusConflict {
+		// fosite's ErrSerializationFailure: a competing request held the rows; a retry succeeds.
+		return unavailableErr.WithWrap(err)
+	}
 	known := errors.As(err, &rfc) && rfc.ErrorField != "error" // fosite's name for "unrecognizable"
 	suspect := !known || rfc.CodeField >= 500 ||
 		(rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && !errors.Is(err, fosite.ErrNotFound))

@@ -135,7 +135,9 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 	// fosite reports a client lookup that failed for any reason as invalid_client, and passes some
 	// storage errors up raw, so a database outage would look like bad credentials or an
 	// unrecognisable error; classify tells them apart.
-	err = classify(ctx, err, h.Unavailable, h.Healthy)
+	if !raced { // a lost race on a refresh token is reuse (invalid_grant), whatever the driver said
+		err = classify(ctx, err, h.Unavailable, h.Healthy)
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	info.Add(slog.String("outcome", rfc.ErrorField))
 	h.countFailure(reqGrant(ar), rfc.ErrorField)
