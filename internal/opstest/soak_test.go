@@ -83,10 +83,20 @@ func TestSoak(t *testing.T) {
 	if reportFile != "" {
 		_ = os.WriteFile(reportFile, []byte(md), 0o644)
 	}
+	// No errors. The one exception is lingpai's own load shedding (503 after server.queue_timeout),
+	// which a machine shared with other work can trigger in a burst even at half capacity: it must
+	// stay rare (at most 1% of the operations), and is reported.
+	total, shed := 0, 0
 	for name, st := range rep.Ops {
-		if st.Errors > 0 || st.Shed > 0 {
-			t.Errorf("%s: %d errors, %d shed: %v", name, st.Errors, st.Shed, st.FirstErrors)
+		total += st.Count
+		shed += st.Unavailable
+		if st.Errors != st.Unavailable || st.Shed > 0 {
+			t.Errorf("%s: %d errors (%d of them 503), %d not started: %v", name, st.Errors, st.Unavailable, st.Shed, st.FirstErrors)
 		}
+	}
+	t.Logf("soak: %d operations, %d shed by lingpai with 503 (%.2f%%)", total, shed, 100*float64(shed)/float64(max(total, 1)))
+	if float64(shed) > 0.01*float64(total) {
+		t.Errorf("soak: %d of %d operations shed with 503 at half capacity", shed, total)
 	}
 	var verdicts []string
 	for _, target := range soak.Targets {
@@ -138,8 +148,10 @@ func TestSoak(t *testing.T) {
 		peakOver = max(peakOver, s.RSSBytes)
 	}
 	t.Logf("overload: %d served, %d shed with 503; peak RSS %.0f MiB (soak peak %.0f MiB)", served, shed, peakOver/(1<<20), peakSoak/(1<<20))
-	if peakOver > 2*peakSoak+128<<20 {
-		t.Errorf("overload: RSS peaked at %.0f MiB against %.0f MiB in the soak", peakOver/(1<<20), peakSoak/(1<<20))
+	// Bounded by design: server.max_in_flight (32) requests at once, the costliest an argon2id
+	// check of 19 MiB, on top of what the replica used in the soak.
+	if bound := peakSoak + 32*20<<20 + 64<<20; peakOver > bound {
+		t.Errorf("overload: RSS peaked at %.0f MiB, over the %.0f MiB that max_in_flight allows", peakOver/(1<<20), bound/(1<<20))
 	}
 	// Afterwards lingpai serves normally again, once the requests the overload left queued are done.
 	time.Sleep(3 * time.Second)
