@@ -36,7 +36,7 @@ func boundQueries(gdb *gorm.DB, d time.Duration) error {
 		db.Statement.Settings.Store(cancelKey, cancel)
 	}
 	end := func(db *gorm.DB) {
-		if db.Error != nil && errors.Is(db.Error, context.DeadlineExceeded) {
+		if db.Error != nil && spentWaiting(db.Statement.Context, db.Error) {
 			if b, ok := db.Statement.Context.Value(budgetKey{}).(*budget); ok {
 				b.spent.Store(true)
 			}
@@ -67,6 +67,14 @@ func boundQueries(gdb *gorm.DB, d time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// spentWaiting reports a query that failed by waiting out its time: its deadline passed, the
+// socket timed out (MySQL's readTimeout fires with it), or SQLite's busy timeout ran out.
+func spentWaiting(ctx context.Context, err error) bool {
+	var ne net.Error
+	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) ||
+		chainMentions(err, []string{"SQLITE_BUSY", "database is locked"})
 }
 
 type budgetKey struct{}
