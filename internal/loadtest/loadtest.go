@@ -308,7 +308,12 @@ func (r *Report) Markdown() string {
 		st := r.Ops[n]
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s | %s | %s |\n", n, st.Count, st.Errors, st.Unavailable, st.Shed, ms(st.P50), ms(st.P99), ms(st.Max))
 	}
-	b.WriteString("\n| time | operations | errors | p50 | p99 |\n|---|---|---|---|---|\n")
+	for _, n := range names {
+		for _, e := range r.Ops[n].FirstErrors {
+			fmt.Fprintf(&b, "\n- %s failed: `%.160s`", n, e)
+		}
+	}
+	b.WriteString("\n\n| time | operations | errors | p50 | p99 |\n|---|---|---|---|---|\n")
 	for _, w := range r.Windows {
 		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s |\n", w.At, w.Count, w.Errors, ms(w.P50), ms(w.P99))
 	}
