@@ -19,8 +19,12 @@ import (
 	"github.com/lingpai/lingpai/accounts"
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
+	"github.com/lingpai/lingpai/internal/testutil/testrig"
+	"github.com/lingpai/lingpai/internal/upstream/ldapdir"
 	"github.com/lingpai/lingpai/internal/upstream/smsgw"
 	"github.com/lingpai/lingpai/internal/upstream/smsgw/smsgwtest"
+	"github.com/lingpai/lingpai/internal/upstream/wechat"
+	"github.com/lingpai/lingpai/internal/upstream/wechat/wechattest"
 	"github.com/lingpai/lingpai/storage"
 )
 
@@ -109,6 +113,7 @@ type faultRig struct {
 	t      *testing.T
 	s      *lingpaitest.Server
 	hook   *smsgwtest.Webhook
+	wx     *wechattest.Fake
 	secret string
 	issued int // token answers 200, to compare with the stored access tokens
 	// readsWork: the fault leaves reads working (a SQLite write lock), so the routes that only
@@ -124,7 +129,17 @@ const (
 func startFaultRig(t *testing.T, backend, dsn string) *faultRig {
 	t.Helper()
 	hook := smsgwtest.NewWebhook(t, "hook-secret")
+	dir := testrig.StartSlapd(t)
+	wx := wechattest.New(t)
+	wx.AddApp("wxmini", "mini-secret", true)
+	autoRegister := true
 	s := lingpaitest.Start(t, backend, func(c *config.Config) {
+		c.Grants.Enabled = append(c.Grants.Enabled, "password_ad", "wechat")
+		c.LDAP = &ldapdir.Config{URL: dir.URL, BindDN: dir.ServiceDN, BindPassword: testrig.ServicePass,
+			BaseDN: testrig.UsersDN, Domain: testrig.Domain, UPNSuffix: testrig.UPNSuffix, IDAttribute: "entryUUID"}
+		c.LDAP.SetDefaults()
+		c.WeChat = &wechat.Config{APIBaseURL: wx.URL, Timeout: 2 * time.Second, AutoRegister: &autoRegister,
+			Apps: []wechat.App{{ID: "shop", AppID: "wxmini", Secret: "mini-secret", Type: "miniprogram"}}}
 		if dsn != "" {
 			c.Database.DSN = dsn
 		}
@@ -135,7 +150,7 @@ func startFaultRig(t *testing.T, backend, dsn string) *faultRig {
 			HourlyLimit: 100, DailyLimit: 100, IPHourlyLimit: 100, DailyBudget: 1000}
 		c.SMS.Config.SetDefaults()
 	})
-	secret := s.Client("app", []string{"client_credentials", "password", "refresh_token", "authorization_code", "sms"},
+	secret := s.Client("app", []string{"client_credentials", "password", "refresh_token", "authorization_code", "sms", "password_ad", "wechat"},
 		[]string{"openid", "profile", "phone", "offline_access", "api1"}, func(c *storage.Client) {
 			c.RedirectURIs = storage.StringList{faultRedirect}
 			c.PostLogoutRedirectURIs = storage.StringList{faultRedirect}
@@ -144,7 +159,7 @@ func startFaultRig(t *testing.T, backend, dsn string) *faultRig {
 	if _, err := s.App.Accounts.CreateUser(t.Context(), accounts.NewUser{Username: "alice", Password: "alice-password-1", Phone: faultPhone}); err != nil {
 		t.Fatal(err)
 	}
-	return &faultRig{t: t, s: s, hook: hook, secret: secret}
+	return &faultRig{t: t, s: s, hook: hook, wx: wx, secret: secret}
 }
 
 // held is what a user holds when the fault begins; each must still work once afterwards.
@@ -286,6 +301,12 @@ func (r *faultRig) routes() []route {
 		}), true, false},
 		{"token sms", tokenForm(func(h held) url.Values {
 			return url.Values{"grant_type": {"sms"}, "phone": {faultPhone}, "sms": {h.smsCode}}
+		}), true, false},
+		{"token password_ad", tokenForm(func(held) url.Values {
+			return url.Values{"grant_type": {"password_ad"}, "username": {"alice"}, "password": {testrig.AlicePass}}
+		}), true, false},
+		{"token wechat", tokenForm(func(held) url.Values {
+			return url.Values{"grant_type": {"wechat"}, "appid": {"wxmini"}, "code": {r.wx.IssueCode("wxmini", "o-fault", "u-fault")}}
 		}), true, false},
 		{"introspection", func(h held) browsed { return post("/connect/introspect", url.Values{"token": {h.access}}, true)(h) }, true, true},
 		{"revocation", func(h held) browsed { return post("/connect/revocation", url.Values{"token": {h.refresh}}, true)(h) }, true, false},
