@@ -79,7 +79,7 @@ func (e *env) store() (*config.Config, *storage.Store, error) { return e.openSto
 
 func storageOptions(cfg *config.Config, logger *slog.Logger) storage.Options {
 	return storage.Options{Logger: logger,
-		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, DSNs: cfg.Database.DSNs, MaxOpenConns: cfg.Database.MaxOpenConns,
+		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, DSNs: cfg.Database.DSNs, MaxOpenConns: cfg.Database.MaxOpenConns, QueryTimeout: cfg.Database.QueryTimeout,
 		MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{strings.TrimRight(cfg.Server.Issuer, "/") + "/resources"},
 		Secrets: systemSecrets(cfg),

@@ -55,6 +55,10 @@ type Server struct {
 	// AdminTLS, when set, makes the admin listener HTTPS and requires a client certificate signed
 	// by client_ca_file (mTLS), on top of the admin API's bearer tokens.
 	AdminTLS *AdminTLS `yaml:"admin_tls"`
+	// MaxInFlight bounds the requests served at once; beyond it a request waits up to
+	// QueueTimeout, then gets 503 temporarily_unavailable with Retry-After (load shedding).
+	MaxInFlight  int           `yaml:"max_in_flight"`
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
 }
 
 // AdminTLS is the admin listener's TLS: its certificate and the CA its clients' certificates
@@ -79,6 +83,9 @@ type Database struct {
 	MaxOpenConns    int           `yaml:"max_open_conns"`
 	MaxIdleConns    int           `yaml:"max_idle_conns"`
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+	// QueryTimeout bounds every query (and the wait for a connection): a frozen or unreachable
+	// database makes requests answer 503 within it instead of hanging.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
 }
 
 // Tokens sets lifetimes and formats.
@@ -124,8 +131,9 @@ func Default() *Config {
 		Server: Server{
 			Addr: "127.0.0.1:8080", Issuer: "http://127.0.0.1:8080", MaxBodyBytes: 64 << 10,
 			CacheTTL: 30 * time.Second, ShutdownTimeout: 15 * time.Second, AdminAddr: "127.0.0.1:9090",
+			MaxInFlight: 32, QueueTimeout: time.Second,
 		},
-		Database: Database{Driver: "sqlite", DSN: "lingpai.db", MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute},
+		Database: Database{Driver: "sqlite", DSN: "lingpai.db", MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 5 * time.Minute, QueryTimeout: 5 * time.Second},
 		Tokens: Tokens{
 			AccessTokenLifetime: time.Hour, RefreshTokenLifetime: 30 * 24 * time.Hour,
 			AuthCodeLifetime: 5 * time.Minute, IDTokenLifetime: time.Hour,

@@ -55,6 +55,12 @@ func (c *Config) Validate() error {
 			bad("database.dsns", "entry %d is empty", i+1)
 		}
 	}
+	if c.Server.MaxInFlight < 1 {
+		bad("server.max_in_flight", "must be at least 1")
+	}
+	if c.Server.QueueTimeout < 0 {
+		bad("server.queue_timeout", "must not be negative")
+	}
 	if c.Database.MaxOpenConns < 1 {
 		bad("database.max_open_conns", "must be at least 1")
 	}
@@ -65,6 +71,7 @@ func (c *Config) Validate() error {
 		"tokens.id_token_lifetime":           c.Tokens.IDTokenLifetime,
 		"throttle.window":                    c.Throttle.Window,
 		"throttle.lockout":                   c.Throttle.Lockout,
+		"database.query_timeout":             c.Database.QueryTimeout,
 	}
 	for key, d := range positive {
 		if d <= 0 {

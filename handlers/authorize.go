@@ -67,7 +67,12 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ls != nil {
-		if p, err := h.Accounts.Profile(ctx, ls.UserID); err != nil || p.Disabled {
+		p, err := h.Accounts.Profile(ctx, ls.UserID)
+		if err != nil && !errors.Is(err, fosite.ErrNotFound) {
+			h.authorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+			return
+		}
+		if err != nil || p.Disabled {
 			_ = h.Sessions.End(w, r)
 			ls = nil
 		}

@@ -23,11 +23,19 @@ func (h *Web) Consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ls, err := h.Sessions.Current(r)
-	if err != nil || ls == nil {
+	if err != nil {
+		h.unavailablePage(w, r)
+		return
+	}
+	if ls == nil {
 		http.Redirect(w, r, "/account/login?return_to="+url.QueryEscape(raw), http.StatusFound)
 		return
 	}
 	client, err := h.client(ctx, q.Get("client_id"))
+	if h.down(ctx, err) {
+		h.unavailablePage(w, r)
+		return
+	}
 	if err != nil {
 		h.badPage(w, r)
 		return
@@ -50,7 +58,7 @@ func (h *Web) Consent(w http.ResponseWriter, r *http.Request) {
 		}
 		if err := h.Store.SaveConsent(ctx, ls.UserID, client.GetID(), scopes); err != nil {
 			h.Logger.ErrorContext(ctx, "consent: save", "error", err)
-			h.badPage(w, r)
+			h.unavailablePage(w, r)
 			return
 		}
 		reqctx.From(ctx).Add(slog.String("outcome", "consent_granted"))
@@ -59,10 +67,14 @@ func (h *Web) Consent(w http.ResponseWriter, r *http.Request) {
 	}
 	csrf, err := h.Sessions.CSRFToken(w, r, "consent")
 	if err != nil {
-		h.badPage(w, r)
+		h.unavailablePage(w, r)
 		return
 	}
 	user, err := h.Accounts.Profile(ctx, ls.UserID)
+	if h.down(ctx, err) {
+		h.unavailablePage(w, r)
+		return
+	}
 	if err != nil {
 		h.badPage(w, r)
 		return

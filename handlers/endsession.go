@@ -50,6 +50,10 @@ func (h *Web) EndSession(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		client, err := h.client(ctx, aud)
+		if h.down(ctx, err) {
+			h.unavailablePage(w, r)
+			return
+		}
 		if err != nil || !slices.Contains(client.GetPostLogoutRedirectURIs(), redirect) {
 			h.Pages.Render(w, http.StatusBadRequest, "error", pages.Page{Lang: lang, Title: pagesText(lang, "error.title"), Error: "error.client"})
 			return
@@ -82,7 +86,10 @@ func (h *Web) EndSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := h.Sessions.End(w, r); err != nil {
+		// The session is still live in the database: the user is not signed out, so say so.
 		h.Logger.ErrorContext(ctx, "end session", "error", err)
+		h.unavailablePage(w, r)
+		return
 	}
 	reqctx.From(ctx).Add(slog.String("outcome", "signed_out"))
 	if target != nil {

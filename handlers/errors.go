@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
@@ -60,7 +61,7 @@ func withRetryAfter(err error, d time.Duration) error { return &retryAfter{err, 
 // the caller set another challenge; a 503 says when to retry.
 func WriteError(w http.ResponseWriter, err error) {
 	var rfc *fosite.RFC6749Error
-	if !errors.As(err, &rfc) {
+	if !errors.As(err, &rfc) || rfc.ErrorField == "error" { // fosite's unregistered name is no RFC 6749 code
 		rfc = fosite.ErrServerError.WithWrap(err)
 	}
 	status := rfc.StatusCode()
@@ -106,3 +107,41 @@ func NotFound(w http.ResponseWriter, _ *http.Request) { WriteError(w, errNotFoun
 
 // MethodNotAllowed answers a method a route does not serve.
 func MethodNotAllowed(w http.ResponseWriter, _ *http.Request) { WriteError(w, errMethodNotAllowed) }
+
+// unavailableErr is the 503 every endpoint answers for a storage or upstream failure.
+var unavailableErr = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.")
+
+// classify is the one mapping of an endpoint's failure to what it answers: a storage or upstream
+// failure is 503 temporarily_unavailable (unavailable recognises the cause; when fosite dropped
+// the cause, a server_error, an unrecognisable error or a client lookup that failed other than
+// not-found is checked against the database with healthy); any other RFC 6749 error stays itself;
+// anything else is server_error. Either function may be nil.
+func classify(ctx context.Context, err error, unavailable func(error) bool, healthy func(context.Context) error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, fosite.ErrTemporarilyUnavailable) {
+		return err
+	}
+	if unavailable != nil && unavailable(err) {
+		return unavailableErr.WithWrap(err)
+	}
+	var rfc *fosite.RFC6749Error
+	if errors.As(err, &rfc) && rfc.ErrorField == "error" && rfc.CodeField == http.StatusConflict {
+		// fosite's ErrSerializationFailure: a competing request held the rows; a retry succeeds.
+		return unavailableErr.WithWrap(err)
+	}
+	known := errors.As(err, &rfc) && rfc.ErrorField != "error" // fosite's name for "unrecognizable"
+	suspect := !known || rfc.CodeField >= 500 ||
+		(rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && !errors.Is(err, fosite.ErrNotFound))
+	if suspect && storageDown(ctx, healthy) {
+		return unavailableErr.WithWrap(err)
+	}
+	if !known || rfc.CodeField >= 500 && rfc.ErrorField != fosite.ErrServerError.ErrorField {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	return err
+}
+
+// isUnavailable reports whether classify made err a 503.
+func isUnavailable(err error) bool { return errors.Is(err, fosite.ErrTemporarilyUnavailable) }

@@ -25,6 +25,7 @@ func (h *Ready) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := check(ctx); err != nil {
 			out[name] = "unavailable"
 			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
 		} else {
 			out[name] = "ok"
 		}

@@ -29,6 +29,8 @@ type Introspect struct {
 	Issuer string
 	// Client looks up the calling client (authenticated by fosite by then), for the policy below.
 	Client func(ctx context.Context, id string) (fosite.Client, error)
+	// Unavailable: as for Token.
+	Unavailable func(error) bool
 }
 
 // Introspector is implemented by clients that may introspect any access token (resource servers
@@ -64,7 +66,7 @@ func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ir, err := h.Provider.NewIntrospectionRequest(ctx, r, session.New())
 	if err != nil {
-		if storageDown(ctx, h.Healthy) {
+		if (h.Unavailable != nil && h.Unavailable(err)) || storageDown(ctx, h.Healthy) {
 			info.Add(slog.String("outcome", "temporarily_unavailable"))
 			WriteError(w, errUnavailable)
 			return

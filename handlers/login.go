@@ -42,6 +42,9 @@ func (h *Web) Login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		data.CSRF = csrf
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
 		h.Pages.Render(w, status, "login", pages.Page{Lang: lang, Title: pagesText(lang, "signin.title"), Error: msg, Data: data,
 			SwitchURL: switchURL(r, lang)})
 	}

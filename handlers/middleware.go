@@ -22,6 +22,8 @@ type Middleware struct {
 	Logger         *slog.Logger
 	MaxBodyBytes   int64
 	TrustedProxies []*net.IPNet
+	// Limit sheds requests beyond server.max_in_flight; nil serves every request at once.
+	Limit *Limiter
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -63,6 +65,14 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			attrs = append(attrs, info.Attrs()...)
 			m.Logger.LogAttrs(r.Context(), level, "request", attrs...)
 		}()
+		if m.Limit != nil && !exempt(r.URL.Path) {
+			if !m.Limit.acquire(r.Context()) {
+				info.Add(slog.String("outcome", "shed"))
+				WriteError(sw, errOverloaded)
+				return
+			}
+			defer m.Limit.release()
+		}
 		next.ServeHTTP(sw, r)
 	})
 }

@@ -20,6 +20,8 @@ type Revoke struct {
 	// Healthy: as for Introspect. fosite answers a storage failure with 200, which would tell a
 	// client that logs a user out that the token is dead when it is not.
 	Healthy func(ctx context.Context) error
+	// Unavailable: as for Token.
+	Unavailable func(error) bool
 }
 
 func (h *Revoke) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -65,7 +67,7 @@ func (h *Revoke) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	switch {
-	case rfc.CodeField >= 500 || (errors.Is(err, fosite.ErrInvalidClient) && storageDown(ctx, h.Healthy)):
+	case rfc.CodeField >= 500 || isUnavailable(classify(ctx, err, h.Unavailable, h.Healthy)):
 		// Nothing was revoked: say so, so that the client retries.
 		info.Add(slog.String("outcome", "temporarily_unavailable"))
 		h.Logger.ErrorContext(ctx, "revocation failed", "request_id", info.RequestID, "claimed_client_id", clientID, "cause", rfc.GetDescription()+" "+rfc.DebugField)

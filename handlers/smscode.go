@@ -26,6 +26,9 @@ type SMSCode struct {
 	// sms.auto_register is on.
 	Deliver func(ctx context.Context, phone string) (bool, error)
 	Logger  *slog.Logger
+	// Unavailable and Healthy classify failures as for Token.
+	Unavailable func(error) bool
+	Healthy     func(ctx context.Context) error
 }
 
 func (h *SMSCode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +52,11 @@ func (h *SMSCode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	client, err := h.Authenticate(ctx, r)
 	if err != nil {
+		if err = classify(ctx, err, h.Unavailable, h.Healthy); isUnavailable(err) {
+			info.Add(slog.String("outcome", "temporarily_unavailable"))
+			WriteError(w, err)
+			return
+		}
 		rfc := fosite.ErrorToRFC6749Error(err)
 		if rfc.CodeField == http.StatusUnauthorized || errors.Is(err, fosite.ErrInvalidClient) {
 			WriteError(w, errClientAuthFailed)

@@ -21,6 +21,9 @@ type Token struct {
 	// Healthy reports whether the database answers; a server error while it does not becomes a
 	// 503 temporarily_unavailable, which clients may retry.
 	Healthy func(ctx context.Context) error
+	// Unavailable recognises a storage or upstream failure in an error's chain (storage.IsUnavailable):
+	// answered 503 temporarily_unavailable without asking the database again.
+	Unavailable func(error) bool
 	// Reused reports a refresh that lost to another use of the same token (storage's
 	// compare-and-set): reuse, answered invalid_grant.
 	Reused func(err error) bool
@@ -147,7 +150,8 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 		h.Logger.WarnContext(ctx, "refresh token reuse detected; token family revoked", "event", "token.reuse_detected",
 			"request_id", info.RequestID, "client_id", clientID)
 	}
-	if h.Spent != nil && h.Spent(err) {
+	spent := h.Spent != nil && h.Spent(err)
+	if spent {
 		// Another request redeemed the same code first (two nodes of a cluster may both have
 		// read it as unused): the loser's answer is the one for a used code.
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.").WithWrap(err)
@@ -158,15 +162,14 @@ func (h *Token) fail(ctx context.Context, w http.ResponseWriter, ar fosite.Acces
 	if errors.Is(err, fosite.ErrTemporarilyUnavailable) {
 		err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.").WithWrap(err)
 	}
-	rfc := fosite.ErrorToRFC6749Error(err)
-	// fosite reports a client lookup that failed for any reason as invalid_client, so a database
-	// outage would look like bad credentials; the health check tells the two apart.
-	storageSuspect := rfc.ErrorField == fosite.ErrServerError.ErrorField ||
-		(rfc.ErrorField == fosite.ErrInvalidClient.ErrorField && !errors.Is(err, fosite.ErrNotFound))
-	if storageSuspect && storageDown(ctx, h.Healthy) {
-		err = fosite.ErrTemporarilyUnavailable.WithHint("The service is temporarily unavailable; retry later.").WithWrap(err)
-		rfc = fosite.ErrorToRFC6749Error(err)
+	// fosite reports a client lookup that failed for any reason as invalid_client, and passes some
+	// storage errors up raw, so a database outage would look like bad credentials or an
+	// unrecognisable error; classify tells them apart. A lost race on a refresh token is reuse,
+	// and on a code a used code (invalid_grant), whatever the driver said.
+	if !raced && !spent {
+		err = classify(ctx, err, h.Unavailable, h.Healthy)
 	}
+	rfc := fosite.ErrorToRFC6749Error(err)
 	info.Add(slog.String("outcome", rfc.ErrorField))
 	h.countFailure(reqGrant(ar), rfc.ErrorField)
 	if rfc.CodeField >= 500 {

@@ -29,6 +29,11 @@ func (h *Web) UserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	use, ar, err := h.Provider.IntrospectToken(ctx, token, fosite.AccessToken, session.New())
+	if h.down(ctx, err) {
+		// The token could not be checked: the app must not be told it is bad.
+		WriteError(w, errUnavailable)
+		return
+	}
 	if err != nil || use != fosite.AccessToken {
 		writeBearerError(w, errInvalidToken, "")
 		return

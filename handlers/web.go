@@ -55,6 +55,10 @@ type Web struct {
 	// CrossOrigin refuses cross-origin form posts (Go's http.CrossOriginProtection), on top of
 	// the CSRF tokens; nil checks nothing.
 	CrossOrigin interface{ Check(*http.Request) error }
+	// Unavailable and Healthy classify failures as for Token: a storage or upstream failure is a
+	// 503 (a page, or temporarily_unavailable to a proven redirect URI), never "bad request".
+	Unavailable func(error) bool
+	Healthy     func(ctx context.Context) error
 }
 
 // formForged reports a form post that is cross-origin or lacks this browser's CSRF token for
@@ -64,6 +68,19 @@ func (h *Web) formForged(r *http.Request, purpose string) bool {
 		return true
 	}
 	return !h.Sessions.CheckCSRF(r, purpose)
+}
+
+// down reports whether err is a storage or upstream failure (see classify).
+func (h *Web) down(ctx context.Context, err error) bool {
+	return err != nil && isUnavailable(classify(ctx, err, h.Unavailable, h.Healthy))
+}
+
+// unavailablePage is the browser's 503: the error page, with Retry-After.
+func (h *Web) unavailablePage(w http.ResponseWriter, r *http.Request) {
+	lang := pages.Lang(r.FormValue("ui_locales"), r)
+	reqctx.From(r.Context()).Add(slog.String("outcome", "temporarily_unavailable"))
+	w.Header().Set("Retry-After", "1")
+	h.Pages.Render(w, http.StatusServiceUnavailable, "error", pages.Page{Lang: lang, Title: pagesText(lang, "error.title"), Error: "signin.unavailable"})
 }
 
 const authorizePath = "/connect/authorize"
@@ -98,6 +115,12 @@ func (h *Web) displayName(ctx context.Context, subject string) string {
 // authorizeError sends the error back to the client when the redirect URI is proven, and shows an
 // error page otherwise: an unknown client or unregistered redirect URI is never redirected to.
 func (h *Web) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	err = classify(r.Context(), err, h.Unavailable, h.Healthy)
+	if isUnavailable(err) && !exactRedirectURI(ar) {
+		h.Logger.ErrorContext(r.Context(), "authorize: unavailable", "error", err)
+		h.unavailablePage(w, r)
+		return
+	}
 	rfc := fosite.ErrorToRFC6749Error(err)
 	reqctx.From(r.Context()).Add(slog.String("outcome", rfc.ErrorField), slog.String("reason", rfc.GetDescription()))
 	if !exactRedirectURI(ar) {

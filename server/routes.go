@@ -25,11 +25,7 @@ import (
 // server.admin_addr is empty: then nothing serves /metrics).
 func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite, built builtins) (http.Handler, http.Handler, error) {
 	cfg, logger, met := d.cfg, d.logger, d.metrics
-	healthy := func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		return d.store.Ping(ctx)
-	}
+	healthy := dbHealthy(d)
 	enabled := map[string]bool{}
 	for _, g := range cfg.Grants.Enabled {
 		enabled[g] = true
@@ -44,12 +40,15 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	publicCORS := func(h http.Handler) http.Handler {
 		return (&handlers.CORS{Methods: []string{http.MethodGet}, Logger: logger}).Wrap(h)
 	}
+	// A storage failure that a client may retry (an outage, or a conflict that outlived the
+	// retries) is 503 temporarily_unavailable on every route.
+	unavailable := storage.IsTransient
 	r.Use(clientauth.Middleware) // carries the authenticated client's id to the secret check
-	r.Handle("/connect/token", cors(&handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met,
+	r.Handle("/connect/token", cors(&handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met, Unavailable: unavailable,
 		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) },
 		Spent:  func(err error) bool { return errors.Is(err, storage.ErrCodeUsed) }}, http.MethodPost))
-	r.Handle("/connect/introspect", cors(&handlers.Introspect{Provider: provider, Healthy: healthy, Issuer: d.issuer, Client: d.store.GetClient}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
-	r.Handle("/connect/revocation", cors(&handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/connect/introspect", cors(&handlers.Introspect{Provider: provider, Healthy: healthy, Unavailable: unavailable, Issuer: d.issuer, Client: d.store.GetClient}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
+	r.Handle("/connect/revocation", cors(&handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy, Unavailable: unavailable}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	web, err := b.web(ctx, d, provider, built)
 	if err != nil {
 		return nil, nil, err
@@ -66,7 +65,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 			Authenticate: func(ctx context.Context, r *http.Request) (fosite.Client, error) {
 				return provider.AuthenticateClient(ctx, r, r.PostForm)
 			},
-			Codes: built.sms.codes, Normalize: built.sms.normalize, Logger: logger,
+			Codes: built.sms.codes, Normalize: built.sms.normalize, Logger: logger, Unavailable: unavailable, Healthy: healthy,
 			Deliver: func(ctx context.Context, phone string) (bool, error) {
 				return d.accounts.CanSignInByPhone(ctx, phone, built.sms.autoRegister)
 			},
@@ -104,8 +103,22 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	if err != nil {
 		return nil, nil, err
 	}
-	mw := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies}
-	return mw.Wrap(r), admin, nil
+	mw := &handlers.Middleware{Logger: logger, MaxBodyBytes: cfg.Server.MaxBodyBytes, TrustedProxies: proxies,
+		Limit: handlers.NewLimiter(cfg.Server.MaxInFlight, cfg.Server.QueueTimeout)}
+	// One query-timeout budget per request (storage.WithQueryBudget).
+	budgeted := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.ServeHTTP(w, req.WithContext(storage.WithQueryBudget(req.Context())))
+	})
+	return mw.Wrap(budgeted), admin, nil
+}
+
+// dbHealthy is the database check of /readyz and of the error classification: a ping within 1s.
+func dbHealthy(d *parts) func(context.Context) error {
+	return func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return d.store.Ping(ctx)
+	}
 }
 
 // adminRouter is what server.admin_addr serves: metrics for the scraper and the probes for an

@@ -16,6 +16,7 @@ import (
 	"github.com/lingpai/lingpai/internal/reqctx"
 	"github.com/lingpai/lingpai/internal/throttle"
 	"github.com/lingpai/lingpai/internal/web/websession"
+	"github.com/lingpai/lingpai/storage"
 )
 
 // web builds the browser side: sign-in and consent pages, sessions, userinfo and logout.
@@ -42,6 +43,8 @@ func (b *builder) web(ctx context.Context, d *parts, provider fosite.OAuth2Provi
 		Now:           d.now,
 		Issuer:        d.issuer,
 		CrossOrigin:   http.NewCrossOriginProtection(),
+		Unavailable:   storage.IsTransient,
+		Healthy:       dbHealthy(d),
 	}, nil
 }
 

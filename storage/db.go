@@ -29,6 +29,9 @@ type Options struct {
 	ClientCacheTTL time.Duration
 	// DefaultAudience is the aud given to tokens of clients that register none.
 	DefaultAudience []string
+	// QueryTimeout bounds every query and the wait for a connection (database.query_timeout);
+	// 0 means DefaultQueryTimeout.
+	QueryTimeout time.Duration
 	// Logger receives failures that no caller can see (a family revocation after a detected reuse
 	// runs after the failing request's rollback) and failovers; nil discards them.
 	Logger *slog.Logger
@@ -53,6 +56,9 @@ type Store struct {
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).
 func Open(opts Options) (*Store, error) {
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = DefaultQueryTimeout
+	}
 	seal, err := newSealer(opts.Secrets)
 	if err != nil {
 		return nil, err
@@ -142,6 +148,7 @@ type txKey struct{}
 // (a reuse detected inside a transaction must revoke the family even though the transaction fails).
 type txState struct {
 	tx            *gorm.DB
+	cancel        context.CancelFunc // ends the transaction's context once it is over
 	mu            sync.Mutex
 	afterRollback []func(context.Context)
 	rotated       string // request id of a refresh token this transaction retired
@@ -171,11 +178,11 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return ctx, errors.New("storage: transaction already open in this context")
 	}
-	tx := s.gdb().WithContext(ctx).Begin(s.txOptions())
-	if tx.Error != nil {
-		return ctx, fmt.Errorf("storage: begin: %w", unavailable(tx.Error))
+	tx, cancel, err := beginBounded(s.gdb(), ctx, s.opts.QueryTimeout, s.txOptions())
+	if err != nil {
+		return ctx, fmt.Errorf("storage: begin: %w", unavailable(err))
 	}
-	return context.WithValue(ctx, txKey{}, &txState{tx: tx}), nil
+	return context.WithValue(ctx, txKey{}, &txState{tx: tx, cancel: cancel}), nil
 }
 
 // Commit commits the context's transaction.
@@ -184,6 +191,7 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("storage: commit without transaction")
 	}
+	defer st.cancel()
 	err := st.tx.Commit().Error
 	if err == nil {
 		return nil
@@ -204,6 +212,7 @@ func (s *Store) Rollback(ctx context.Context) error {
 		return errors.New("storage: rollback without transaction")
 	}
 	err := st.tx.Rollback().Error
+	st.cancel()
 	st.mu.Lock()
 	after := st.afterRollback
 	st.afterRollback = nil

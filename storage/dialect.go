@@ -21,12 +21,12 @@ var Drivers = []string{"sqlite", "mysql", "postgres"}
 // dialector builds the GORM dialector of a driver, forcing the DSN settings the schema relies on.
 // lazy (for a list of DSNs, where a server may be down at start) keeps the MySQL dialector from
 // asking the server's version while opening.
-func dialector(driver, dsn string, lazy bool) (gorm.Dialector, error) {
+func dialector(driver, dsn string, lazy bool, queryTimeout time.Duration) (gorm.Dialector, error) {
 	switch driver {
 	case "sqlite":
-		return sqlite.Open(sqliteDSN(dsn)), nil
+		return sqlite.Open(sqliteDSN(dsn, queryTimeout)), nil
 	case "mysql":
-		dsn, err := mysqlDSN(dsn)
+		dsn, err := mysqlDSN(dsn, queryTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -42,7 +42,8 @@ func dialector(driver, dsn string, lazy bool) (gorm.Dialector, error) {
 	}
 }
 
-func sqliteDSN(dsn string) string {
+// sqliteDSN adds lingpai's pragmas; a locked file waits at most the query timeout.
+func sqliteDSN(dsn string, queryTimeout time.Duration) string {
 	if strings.Contains(dsn, "_pragma") {
 		return dsn
 	}
@@ -50,17 +51,24 @@ func sqliteDSN(dsn string) string {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	return dsn + sep + "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(0)"
+	return dsn + sep + fmt.Sprintf("_pragma=busy_timeout(%d)&", queryTimeout.Milliseconds()) + "_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(0)"
 }
 
-// mysqlDSN forces the settings the schema relies on: UTC times parsed into time.Time.
-func mysqlDSN(dsn string) (string, error) {
+// mysqlDSN forces the settings the schema relies on: UTC times parsed into time.Time. Dial, read
+// and write timeouts default to the query timeout: COMMIT and ROLLBACK take no context in the
+// driver, so only a socket deadline stops them hanging on a frozen server.
+func mysqlDSN(dsn string, queryTimeout time.Duration) (string, error) {
 	cfg, err := mysqldrv.ParseDSN(dsn)
 	if err != nil {
 		return "", fmt.Errorf("storage: database.dsn: %w", err)
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	for _, d := range []*time.Duration{&cfg.Timeout, &cfg.ReadTimeout, &cfg.WriteTimeout} {
+		if *d == 0 {
+			*d = queryTimeout
+		}
+	}
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -52,15 +53,21 @@ func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrUnavailable) {
-		return true
+	if errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, gorm.ErrInvalidDB) {
+		return true // database.query_timeout ran out, or the pool is closed
 	}
 	var me *mysqldrv.MySQLError
 	if errors.As(err, &me) {
 		switch me.Number {
-		case 1047, // ER_UNKNOWN_COM_ERROR: "WSREP has not yet prepared node for application use"
-			1053, // ER_SERVER_SHUTDOWN
-			1927: // ER_CONNECTION_KILLED
+		case 1040, // too many connections
+			1047,                   // ER_UNKNOWN_COM_ERROR: "WSREP has not yet prepared node for application use"
+			1053,                   // ER_SERVER_SHUTDOWN
+			1226,                   // a user resource limit
+			1927,                   // ER_CONNECTION_KILLED
+			2002, 2003, 2006, 2013, // server not there, gone away, lost
+			3024, // query interrupted by max_execution_time
+			4031: // disconnected for inactivity
 			return true
 		}
 		return false
@@ -79,11 +86,16 @@ func IsUnavailable(err error) bool {
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
-	var ne *net.OpError
+	var ne net.Error // dial, read and write errors and timeouts (the driver's socket deadlines)
 	if errors.As(err, &ne) {
 		return true
 	}
-	return pgconn.SafeToRetry(err) // pgx: the request never reached the server
+	if pgconn.SafeToRetry(err) { // pgx: the request never reached the server
+		return true
+	}
+	// SQLite's driver errors are known by their text only; fosite's errors hide their cause's text
+	// from Error(), so every error in the chain is read.
+	return chainMentions(err, sqliteUnavailable)
 }
 
 // unavailable wraps err with ErrUnavailable when it is one; other errors are returned as they are.

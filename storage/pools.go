@@ -65,13 +65,16 @@ func openPools(opts Options, classify func(context.Context, *gorm.DB, error) err
 	multi := len(dsns) > 1
 	p := &pools{}
 	open := func(dsn string) (*gorm.DB, error) {
-		dial, err := dialector(opts.Driver, dsn, multi)
+		dial, err := dialector(opts.Driver, dsn, multi, opts.QueryTimeout)
 		if err != nil {
 			return nil, err
 		}
 		gdb, err := gorm.Open(dial, gormConfig(opts.Driver, !multi))
 		if err != nil {
 			return nil, fmt.Errorf("storage: open %s: %w", opts.Driver, unavailable(err))
+		}
+		if err := boundQueries(gdb, opts.QueryTimeout); err != nil {
+			return nil, fmt.Errorf("storage: query timeout: %w", err)
 		}
 		return gdb, nil
 	}

@@ -253,7 +253,10 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signat
 	k := key(signature)
 	res := s.db(ctx).Table(tblRefresh).Where("signature = ? AND active = ?", k, true).Update("active", false)
 	if res.Error != nil {
-		if IsRetryable(res.Error) { // lost a lock race on this very token: a concurrent use of it
+		// On MySQL a lock conflict here is a lost race on this very token row: a concurrent use of
+		// it. SQLite's lock is the whole file (another process, a janitor batch), which says
+		// nothing about this token: that is an unavailable database, not reuse.
+		if s.driver == "mysql" && IsRetryable(res.Error) {
 			s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, requestID) })
 			return fmt.Errorf("%w: %w: %w", fosite.ErrSerializationFailure, ErrTokenReused, res.Error)
 		}

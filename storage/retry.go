@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // retryPolicy bounds how often and how long a transaction closure is run again after a
@@ -50,15 +48,19 @@ func (s *Store) transaction(ctx context.Context, p retryPolicy, fn func(ctx cont
 		return fn(ctx)
 	}
 	var err error
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		err = s.gdb().WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx}))
-		}, s.txOptions())
+		err = s.runTx(ctx, fn)
 		if err == nil || !IsRetryable(err) { // IsRetryable is false for ErrUnavailable: no retry against a dead node
 			return unavailable(err)
 		}
 		if attempt >= p.attempts {
 			return fmt.Errorf("storage: transaction still conflicting after %d attempts: %w", attempt, err)
+		}
+		// A retry must not take a request past the query timeout: a database that stays busy
+		// (a SQLite file locked by another process) is answered, not waited for.
+		if errors.Is(err, context.DeadlineExceeded) || time.Since(start) > s.opts.QueryTimeout {
+			return fmt.Errorf("storage: transaction: %w", err)
 		}
 		select {
 		case <-time.After(p.backoff(attempt)):
@@ -66,4 +68,28 @@ func (s *Store) transaction(ctx context.Context, p retryPolicy, fn func(ctx cont
 			return errors.Join(err, ctx.Err())
 		}
 	}
+}
+
+// runTx runs fn once in a transaction whose begin (a connection from the pool, then BEGIN) is
+// bounded by the query timeout; each statement is bounded by boundQueries.
+func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	tx, cancel, err := beginBounded(s.gdb(), ctx, s.opts.QueryTimeout, s.txOptions())
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	committed := false
+	defer func() {
+		if !committed {
+			tx.Rollback() // an error or a panic: nothing of fn stays
+		}
+	}()
+	if err := fn(context.WithValue(ctx, txKey{}, &txState{tx: tx, cancel: func() {}})); err != nil {
+		return err
+	}
+	if err := tx.Commit().Error; err != nil {
+		return err
+	}
+	committed = true
+	return nil
 }

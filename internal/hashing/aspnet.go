@@ -99,7 +99,8 @@ func parseASPNet(s string) (aspnetHash, error) {
 		saltLen := binary.BigEndian.Uint32(raw[9:13])
 		// Compare in uint64 so a huge salt length cannot overflow the bounds check; the iteration
 		// cap stops a planted hash from costing minutes of CPU per sign-in.
-		if saltLen < 16 || uint64(13)+uint64(saltLen)+16 > uint64(len(raw)) || iter == 0 || iter > 1<<24 {
+		if saltLen < 16 || uint64(13)+uint64(saltLen)+16 > uint64(len(raw)) || iter == 0 || iter > maxPBKDF2Iterations ||
+			len(raw)-13-int(saltLen) > maxKeyLen {
 			return aspnetHash{}, fmt.Errorf("hashing: aspnet v3 layout: %w", ErrUnknownFormat)
 		}
 		h := aspnetHash{salt: raw[13 : 13+saltLen], iter: int(iter), subkey: raw[13+saltLen:]}

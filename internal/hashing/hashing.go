@@ -102,6 +102,9 @@ func compareSlow(s string, stored, secret []byte) error {
 	case strings.HasPrefix(s, "$argon2id$"):
 		return compareArgon2(s, secret)
 	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
+		if cost, err := bcrypt.Cost(stored); err != nil || cost > maxBcryptCost {
+			return fmt.Errorf("hashing: bcrypt cost: %w", ErrUnknownFormat) // cost 20 takes a minute of CPU
+		}
 		if err := bcrypt.CompareHashAndPassword(stored, secret); err != nil {
 			return ErrMismatch
 		}
@@ -126,6 +129,17 @@ func equal(a, b []byte) error {
 	return nil
 }
 
+// Bounds on the costs a stored hash may name (far above every default: argon2id 19 MiB/t=2,
+// ASP.NET Identity 10,000 to 100,000 iterations).
+const (
+	maxArgon2Time        = 16
+	maxArgon2Threads     = 16
+	maxArgon2Memory      = 256 * 1024 // KiB
+	maxPBKDF2Iterations  = 1_000_000
+	maxBcryptCost        = 14
+	minKeyLen, maxKeyLen = 16, 64
+)
+
 func compareArgon2(s string, secret []byte) error {
 	// $argon2id$v=19$m=19456,t=2,p=1$salt$hash
 	parts := strings.Split(s, "$")
@@ -140,6 +154,12 @@ func compareArgon2(s string, secret []byte) error {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
 		return fmt.Errorf("hashing: argon2id params: %w", err)
 	}
+	// A stored hash names its own costs; imported ones are data, not code: costs outside what any
+	// real deployment uses would panic (zero rounds or threads) or take unbounded memory or time.
+	if p.Time < 1 || p.Time > maxArgon2Time || p.Threads < 1 || p.Threads > maxArgon2Threads ||
+		p.Memory < 8*uint32(p.Threads) || p.Memory > maxArgon2Memory {
+		return fmt.Errorf("hashing: argon2id params m=%d,t=%d,p=%d out of range: %w", p.Memory, p.Time, p.Threads, ErrUnknownFormat)
+	}
 	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
 	if err != nil {
 		return fmt.Errorf("hashing: argon2id salt: %w", err)
@@ -147,6 +167,9 @@ func compareArgon2(s string, secret []byte) error {
 	want, err := base64.RawStdEncoding.DecodeString(parts[5])
 	if err != nil {
 		return fmt.Errorf("hashing: argon2id key: %w", err)
+	}
+	if len(want) < minKeyLen || len(want) > maxKeyLen {
+		return fmt.Errorf("hashing: argon2id key length %d: %w", len(want), ErrUnknownFormat)
 	}
 	got := argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return equal(want, got)

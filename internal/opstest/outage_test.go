@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/glebarez/go-sqlite"  // the SQLite fault test locks the file itself
 	_ "github.com/go-sql-driver/mysql" // the test counts stored rows itself
 )
 

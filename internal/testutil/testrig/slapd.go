@@ -141,6 +141,20 @@ func (s *Slapd) Start() {
 	}
 }
 
+// Freeze stops slapd with SIGSTOP: its ports still accept connections (the kernel does), but
+// nothing answers, as with a hung directory server. Thaw resumes it; the test's cleanup does too.
+func (s *Slapd) Freeze() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatal(err)
+	}
+	p := s.cmd.Process
+	s.t.Cleanup(func() { _ = p.Signal(syscall.SIGCONT) })
+}
+
+// Thaw resumes a frozen slapd.
+func (s *Slapd) Thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+
 // Stop stops slapd and waits until its port is closed.
 func (s *Slapd) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {

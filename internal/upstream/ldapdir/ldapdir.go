@@ -213,11 +213,18 @@ func (d *Directory) search(ctx context.Context, filter string) ([]*ldap.Entry, e
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) && res != nil {
 			return res.Entries, nil
 		}
-		if attempt == 0 && isConnErr(err) {
+		// A pooled connection found dead (the directory restarted) is retried once on a fresh one;
+		// a timed-out one is not: the directory is hung, and a retry would double ldap.timeout.
+		if attempt == 0 && isConnErr(err) && !isTimeout(err) {
 			continue
 		}
 		return nil, fail(ErrUnavailable, "search failed: "+err.Error(), "")
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return strings.Contains(err.Error(), "timed out") || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func isConnErr(err error) bool {
