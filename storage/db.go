@@ -196,7 +196,7 @@ func (s *Store) Commit(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if IsRetryable(err) {
+	if s.racing(err) {
 		// On Galera a lost race often surfaces here, at COMMIT (certification failure, 1213),
 		// rather than as zero rows affected.
 		return s.lostRace(ctx, "storage: commit", err)

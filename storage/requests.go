@@ -283,11 +283,16 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signat
 // txErr wraps a storage error; a deadlock or write conflict becomes fosite's serialization
 // failure, which fosite answers with "retry" instead of a server error.
 func (s *Store) txErr(ctx context.Context, op string, err error) error {
-	if IsRetryable(err) {
+	if s.racing(err) {
 		return s.lostRace(ctx, "storage: "+op, err)
 	}
 	return fmt.Errorf("storage: %s: %w", op, err)
 }
+
+// racing reports a conflict with another transaction. SQLite has one connection, so a busy or
+// locked file there is another process holding it (an outage, answered 503), never a concurrent
+// use of the same token: treating it as one would revoke a family for nothing.
+func (s *Store) racing(err error) bool { return IsRetryable(err) && s.driver != "sqlite" }
 
 // lostRace wraps a deadlock, write conflict or certification failure met by a transaction. When
 // the transaction had already retired a refresh token or used an authorization code, the

@@ -31,6 +31,7 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("lingpai-load", flag.ContinueOnError)
 	targets := fs.String("targets", "http://127.0.0.1:8080", "comma-separated replica base URLs (loopback only)")
+	metrics := fs.String("metrics", "", "comma-separated admin base URLs serving each target's /metrics, in -targets order (server.admin_addr; default http://127.0.0.1:9090 for a single target)")
 	cfg := loadtest.Config{}
 	fs.StringVar(&cfg.ClientID, "client-id", "", "a confidential client allowed client_credentials, password, refresh_token and authorization_code, consent skipped")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", os.Getenv("LINGPAI_LOAD_CLIENT_SECRET"), "its secret (or LINGPAI_LOAD_CLIENT_SECRET)")
@@ -50,6 +51,20 @@ func run(args []string) error {
 		return fmt.Errorf("-duration at most 24h, -rate at most 10000")
 	}
 	cfg.Targets = strings.Split(*targets, ",")
+	admins := strings.Split(*metrics, ",")
+	if *metrics == "" {
+		admins = nil
+		if len(cfg.Targets) == 1 {
+			admins = []string{"http://127.0.0.1:9090"}
+		}
+	}
+	if len(admins) > 0 && len(admins) != len(cfg.Targets) {
+		return fmt.Errorf("-metrics: %d URLs for %d targets", len(admins), len(cfg.Targets))
+	}
+	cfg.Metrics = map[string]string{}
+	for i, a := range admins {
+		cfg.Metrics[cfg.Targets[i]] = strings.TrimRight(a, "/")
+	}
 	if *mix != "" {
 		cfg.Mix = map[string]int{}
 		for _, kv := range strings.Split(*mix, ",") {

@@ -173,13 +173,13 @@ func (v *Verifier) attempt(ctx context.Context, client string, verify func() err
 	switch {
 	case errors.Is(err, throttle.ErrLocked):
 		v.logger.WarnContext(ctx, "client authentication refused", "event", "client.auth_failed", "reason", "throttled",
-			"client_id", client, "request_id", reqctx.From(ctx).RequestID)
+			"attempted_client_id", client, "request_id", reqctx.From(ctx).RequestID)
 		return fmt.Errorf("%w: %w", hashing.ErrMismatch, err)
 	case err != nil && failed(err):
 		v.logger.InfoContext(ctx, "client authentication failed", "event", "client.auth_failed", "reason", "bad_secret",
-			"client_id", client, "request_id", reqctx.From(ctx).RequestID, "throttled_now", lockedNow)
+			"attempted_client_id", client, "request_id", reqctx.From(ctx).RequestID, "throttled_now", lockedNow)
 		if lockedNow {
-			v.logger.WarnContext(ctx, "client throttled", "event", "client.throttled", "client_id", client,
+			v.logger.WarnContext(ctx, "client throttled", "event", "client.throttled", "attempted_client_id", client,
 				"request_id", reqctx.From(ctx).RequestID)
 		}
 	}

@@ -26,8 +26,11 @@ import (
 
 // Config is one run.
 type Config struct {
-	Targets      []string // replica base URLs (loopback)
-	ClientID     string   // a confidential client allowed client_credentials, password, refresh_token, authorization_code
+	Targets []string // replica base URLs (loopback)
+	// Metrics maps a target to the base URL that serves its /metrics (server.admin_addr: the
+	// public address never serves it); a target missing here is sampled at its own URL.
+	Metrics      map[string]string
+	ClientID     string // a confidential client allowed client_credentials, password, refresh_token, authorization_code
 	ClientSecret string
 	Username     string
 	Password     string
@@ -110,6 +113,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		u, err := url.Parse(t)
 		if err != nil || !isLoopback(u.Hostname()) {
 			return nil, fmt.Errorf("loadtest: target %q: loopback addresses only", t)
+		}
+	}
+	for _, m := range cfg.Metrics {
+		u, err := url.Parse(m)
+		if err != nil || !isLoopback(u.Hostname()) {
+			return nil, fmt.Errorf("loadtest: metrics %q: loopback addresses only", m)
 		}
 	}
 	if cfg.MaxInFlight <= 0 {
@@ -548,7 +557,11 @@ func (d *driver) browser(ctx context.Context, target string) error {
 
 // sample reads a replica's process and pool figures from its /metrics.
 func (d *driver) sample(ctx context.Context, target string) (Sample, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target+"/metrics", nil)
+	base := target
+	if m, ok := d.cfg.Metrics[target]; ok {
+		base = m
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	resp, err := d.http.Do(req)
 	if err != nil {
 		return Sample{}, err

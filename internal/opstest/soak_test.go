@@ -41,9 +41,10 @@ func TestSoak(t *testing.T) {
 	duration, rate, reportFile := soakEnv(t)
 	db := startPrivateMariaDB(t)
 	a, b := freeAddr(t), freeAddr(t)
+	adminA, adminB := freeAddr(t), freeAddr(t) // /metrics is served on server.admin_addr only
 	extra := []string{"LINGPAI_SERVER_ISSUER=http://lingpai.test", "LINGPAI_JANITOR_INTERVAL=1m", "LINGPAI_LOG_LEVEL=warn"}
-	envA := baseEnv(a, "mysql", db.DSN(), extra...)
-	envB := baseEnv(b, "mysql", db.DSN(), extra...)
+	envA := baseEnv(a, "mysql", db.DSN(), append(extra, "LINGPAI_SERVER_ADMIN_ADDR="+adminA)...)
+	envB := baseEnv(b, "mysql", db.DSN(), append(extra, "LINGPAI_SERVER_ADMIN_ADDR="+adminB)...)
 	const redirect = "http://127.0.0.1:9/cb"
 	secret := clientSecret(t, run(t, envA, "client", "create", "--id", "load", "--grant-types",
 		"client_credentials,password,refresh_token,authorization_code", "--scopes", "openid,offline_access,api1",
@@ -51,6 +52,7 @@ func TestSoak(t *testing.T) {
 	run(t, envA, "user", "create", "--username", "alice", "--password", "alice-password-1")
 	pa, pb := startServe(t, envA), startServe(t, envB)
 	cfg := loadtest.Config{Targets: []string{pa.URL, pb.URL}, ClientID: "load", ClientSecret: secret,
+		Metrics:  map[string]string{pa.URL: "http://" + adminA, pb.URL: "http://" + adminB},
 		Username: "alice", Password: "alice-password-1", RedirectURI: redirect}
 	ctx := context.Background()
 
@@ -148,6 +150,9 @@ func TestSoak(t *testing.T) {
 		peakOver = max(peakOver, s.RSSBytes)
 	}
 	t.Logf("overload: %d served, %d shed with 503; peak RSS %.0f MiB (soak peak %.0f MiB)", served, shed, peakOver/(1<<20), peakSoak/(1<<20))
+	if peakSoak == 0 || peakOver == 0 {
+		t.Errorf("no replica figures were sampled (is /metrics on server.admin_addr reachable?)")
+	}
 	// Bounded by design: server.max_in_flight (32) requests at once, the costliest an argon2id
 	// check of 19 MiB, on top of what the replica used in the soak.
 	if bound := peakSoak + 32*20<<20 + 64<<20; peakOver > bound {

@@ -11,7 +11,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/ory/fosite"
 )
+
+// ErrBusy means every attempt slot of the account or IP is held by checks still running (many
+// simultaneous sign-ins of one account): 503 temporarily_unavailable, retry shortly.
+var ErrBusy = fosite.ErrTemporarilyUnavailable.WithHint("Too many sign-ins of this account are being checked at once; retry shortly.")
 
 // ErrLocked means the account or the client IP is locked out.
 var ErrLocked = errors.New("throttle: locked out")
@@ -278,9 +284,14 @@ func (r *Regulator) Attempt(ctx context.Context, account, ip string, verify func
 		if err != nil {
 			return false, err
 		}
-		if len(full) > 0 || time.Now().After(deadline) {
+		if len(full) > 0 {
 			// Locked for good measure, so later attempts stop at the cheap Check above.
 			return false, errors.Join(fmt.Errorf("%w: limit reached", ErrLocked), r.lock(ctx, full))
+		}
+		if time.Now().After(deadline) {
+			// The slots are held by checks still running, not by failures: the account is busy,
+			// not guessed at. A retry succeeds; telling the client its password is wrong would not.
+			return false, ErrBusy
 		}
 		select {
 		case <-time.After(time.Duration(10+rand.IntN(30)) * time.Millisecond):
