@@ -42,8 +42,8 @@ func IsRetryable(err error) bool {
 	if errors.As(err, &pe) {
 		return pe.Code == "40001" || pe.Code == "40P01"
 	}
-	msg := err.Error()
-	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
+	// SQLite's are known by their text only, anywhere in the chain (fosite's errors hide it).
+	return chainMentions(err, []string{"SQLITE_BUSY", "SQLITE_LOCKED", "database is locked"})
 }
 
 // IsUnavailable reports errors that mean the database (or this node of it) cannot serve: the

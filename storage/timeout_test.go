@@ -25,7 +25,7 @@ func TestIsUnavailable(t *testing.T) {
 		{"refused, inside fosite's server_error", fosite.ErrServerError.WithWrap(refused), true},
 		{"cut connection", mysqldrv.ErrInvalidConn, true},
 		{"too many connections", &mysqldrv.MySQLError{Number: 1040}, true},
-		{"sqlite busy, inside fosite's error", fosite.ErrServerError.WithWrap(errors.New("database is locked (5) (SQLITE_BUSY)")), true},
+		{"sqlite unreadable file, inside fosite's error", fosite.ErrServerError.WithWrap(errors.New("unable to open database file (14) (SQLITE_CANTOPEN)")), true},
 		{"not found", fosite.ErrNotFound, false},
 		{"duplicate key", &mysqldrv.MySQLError{Number: 1062}, false},
 		{"bad credentials", fosite.ErrInvalidClient, false},
@@ -34,6 +34,13 @@ func TestIsUnavailable(t *testing.T) {
 		if got := IsUnavailable(c.err); got != c.want {
 			t.Errorf("%s: IsUnavailable = %v, want %v", c.name, got, c.want)
 		}
+	}
+	// A busy SQLite file is a conflict a transaction retries while the query timeout allows; one
+	// that stays busy is still answered 503 (IsTransient), never treated as bad input.
+	busy := fosite.ErrServerError.WithWrap(errors.New("database is locked (5) (SQLITE_BUSY)"))
+	if IsUnavailable(busy) || !IsRetryable(busy) || !IsTransient(busy) {
+		t.Errorf("sqlite busy: IsUnavailable %v, IsRetryable %v, IsTransient %v; want false, true, true",
+			IsUnavailable(busy), IsRetryable(busy), IsTransient(busy))
 	}
 }
 

@@ -17,9 +17,11 @@ import (
 // README's figures) and logs rows/s per kind. It is skipped unless the variable is set: at
 // 100,000 it takes minutes.
 func TestImportVolume(t *testing.T) {
+	// CI imports a small volume through the batched path (so it runs and is checked every time);
+	// LINGPAI_IS4_BENCH=100000 measures README's figures.
 	n, _ := strconv.Atoi(os.Getenv("LINGPAI_IS4_BENCH"))
 	if n == 0 {
-		t.Skip("set LINGPAI_IS4_BENCH=100000 to run the import volume benchmark")
+		n = 1200
 	}
 	for _, b := range storagetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {

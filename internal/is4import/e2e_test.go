@@ -52,7 +52,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("alice (v2): %d %s", r.Status, r.Raw)
 			}
 			// IS4's per-client AccessTokenLifetime (600 s for app) holds.
-			if r.Body["expires_in"] != float64(600) {
+			if e, _ := r.Body["expires_in"].(float64); e < 599 || e > 600 { // rounded to the second; a slow machine may land on 599
 				t.Fatalf("expires_in %v, want app's 600", r.Body["expires_in"])
 			}
 			if claims := idTokenClaims(t, r.Str("id_token")); claims["role"] != "admin" || claims["sub"] != "a1c3f6e2-0000-4000-8000-000000000001" {

@@ -186,9 +186,18 @@ func TestGaleraCrossNode(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+		// The last increments may have committed at the other node a moment ago: read until they
+		// arrive (bounded). A lost increment never arrives, and the distinct totals below hold
+		// whatever this read sees.
 		var final int
-		if err := b.DB(ctx).Raw("SELECT count FROM throttle_counters WHERE subject_key = ? AND bucket = 1", "user:alice").Scan(&final).Error; err != nil {
-			t.Fatal(err)
+		for deadline := time.Now().Add(3 * time.Second); ; {
+			if err := b.DB(ctx).Raw("SELECT count FROM throttle_counters WHERE subject_key = ? AND bucket = 1", "user:alice").Scan(&final).Error; err != nil {
+				t.Fatal(err)
+			}
+			if final == 2*perNode || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		slices.Sort(totals)
 		if final != 2*perNode || failed.Load() != 0 {
