@@ -176,7 +176,7 @@ var ErrCodeUsed = errors.New("storage: authorization code already used")
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string) error {
 	res := s.db(ctx).Table(tblCode).Where("signature = ? AND active = ?", key(code), true).Update("active", false)
 	if res.Error != nil {
-		if IsRetryable(res.Error) {
+		if s.racing(res.Error) {
 			return fmt.Errorf("%w: %w: %w", fosite.ErrSerializationFailure, ErrCodeUsed, res.Error)
 		}
 		return fmt.Errorf("storage: invalidate code: %w", res.Error)
@@ -256,7 +256,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signat
 		// On MySQL a lock conflict here is a lost race on this very token row: a concurrent use of
 		// it. SQLite's lock is the whole file (another process, a janitor batch), which says
 		// nothing about this token: that is an unavailable database, not reuse.
-		if s.driver == "mysql" && IsRetryable(res.Error) {
+		if s.racing(res.Error) {
 			s.afterRollback(ctx, func(ctx context.Context) { s.revokeReusedFamily(ctx, requestID) })
 			return fmt.Errorf("%w: %w: %w", fosite.ErrSerializationFailure, ErrTokenReused, res.Error)
 		}

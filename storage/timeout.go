@@ -31,12 +31,15 @@ func boundQueries(gdb *gorm.DB, d time.Duration) error {
 		db.Statement.Context = ctx
 		db.Statement.Settings.Store(cancelKey, cancel)
 	}
-	end := func(db *gorm.DB) {
+	mark := func(db *gorm.DB) {
 		if db.Error != nil && spentWaiting(db.Statement.Context, db.Error) {
 			if b, ok := db.Statement.Context.Value(budgetKey{}).(*budget); ok {
 				b.spent.Store(true)
 			}
 		}
+	}
+	end := func(db *gorm.DB) {
+		mark(db)
 		if c, ok := db.Statement.Settings.LoadAndDelete(cancelKey); ok {
 			c.(context.CancelFunc)()
 		}
@@ -62,7 +65,10 @@ func boundQueries(gdb *gorm.DB, d time.Duration) error {
 			}
 		}
 	}
-	return nil
+	// Row (Scan, Raw) hands back rows still to be read, so its deadline is not cancelled here;
+	// but a row query that ran out of time spends the request's budget like any other (the
+	// throttle's counter reads are Scans).
+	return cb.Row().After("*").Register("lingpai:deadline_mark", mark)
 }
 
 // spentWaiting reports a query that failed by waiting out its time: its deadline passed, the
