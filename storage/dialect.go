@@ -64,9 +64,11 @@ func mysqlDSN(dsn string, queryTimeout time.Duration) (string, error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
+	// A second over the query timeout: the statement's own deadline fires first and spends the
+	// request's budget (a socket timeout racing it would leave the budget unspent).
 	for _, d := range []*time.Duration{&cfg.Timeout, &cfg.ReadTimeout, &cfg.WriteTimeout} {
 		if *d == 0 {
-			*d = queryTimeout
+			*d = queryTimeout + time.Second
 		}
 	}
 	if cfg.Params == nil {

@@ -3,12 +3,14 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"net"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	mysqldrv "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 )
 
@@ -76,6 +78,7 @@ func boundQueries(gdb *gorm.DB, d time.Duration) error {
 func spentWaiting(ctx context.Context, err error) bool {
 	var ne net.Error
 	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, mysqldrv.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) || // the connection died waiting
 		chainMentions(err, []string{"SQLITE_BUSY", "database is locked"})
 }
 

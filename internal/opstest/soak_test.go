@@ -66,7 +66,15 @@ func TestSoak(t *testing.T) {
 	}
 	capacity := capRep.Throughput
 	t.Logf("capacity of the mix (16 in flight, 2 replicas): %.0f operations/s, %d errors", capacity, capRep.TotalErrors())
-	if capRep.TotalErrors() > 0 {
+	// At capacity lingpai may shed a request with its own 503 (the hashing limit queues password
+	// checks for security.hash_queue_wait, then answers 503): that is the design, not a fault.
+	// Anything else is.
+	shedAtCapacity, ran := 0, 0
+	for _, st := range capRep.Ops {
+		shedAtCapacity += st.Unavailable
+		ran += st.Count
+	}
+	if capRep.TotalErrors() > shedAtCapacity || shedAtCapacity*100 > ran {
 		t.Fatalf("errors while measuring capacity:\n%s", capRep.Markdown())
 	}
 	if rate == 0 {
