@@ -122,6 +122,21 @@ func (e *env) findUser(cfg *config.Config, st *storage.Store, s *userSelector) (
 	return u, err
 }
 
+// withUser opens the store, finds the user sel names and runs fn with them: the frame of every
+// command about one user.
+func (e *env) withUser(sel *userSelector, fn func(cfg *config.Config, st *storage.Store, u *storage.User) error) error {
+	cfg, st, err := e.store()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := e.findUser(cfg, st, sel)
+	if err != nil {
+		return err
+	}
+	return fn(cfg, st, u)
+}
+
 // label names a user in messages: the username, or the subject when there is none.
 func label(u *storage.User) string {
 	if u.Username != nil {
@@ -259,49 +274,42 @@ func (e *env) userShowCommand() *cobra.Command {
 			return sel.check(c, args)
 		},
 		RunE: func(*cobra.Command, []string) error {
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			u, err := e.findUser(cfg, st, &sel)
-			if err != nil {
-				return err
-			}
-			v := viewUser(u)
-			ids, err := st.IdentitiesOf(e.ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			for _, id := range ids {
-				v.Identities = append(v.Identities, identityView{Provider: id.Provider, Subject: id.Subject})
-			}
-			if keys := manage.ThrottleKeys(u); keys != nil {
-				var locks []storage.ThrottleLock
-				if err := st.DB(e.ctx).Where("subject_key IN ? AND locked_until > ?", keys, time.Now().UTC()).Find(&locks).Error; err != nil {
-					return fmt.Errorf("read sign-in locks: %w", err)
+			return e.withUser(&sel, func(cfg *config.Config, st *storage.Store, u *storage.User) error {
+				v := viewUser(u)
+				ids, err := st.IdentitiesOf(e.ctx, u.ID)
+				if err != nil {
+					return err
 				}
-				for _, l := range locks {
-					if t := l.LockedUntil.UTC(); v.LockedUntil == nil || t.After(*v.LockedUntil) {
-						v.LockedUntil = &t
+				for _, id := range ids {
+					v.Identities = append(v.Identities, identityView{Provider: id.Provider, Subject: id.Subject})
+				}
+				if keys := manage.ThrottleKeys(u); keys != nil {
+					var locks []storage.ThrottleLock
+					if err := st.DB(e.ctx).Where("subject_key IN ? AND locked_until > ?", keys, time.Now().UTC()).Find(&locks).Error; err != nil {
+						return fmt.Errorf("read sign-in locks: %w", err)
+					}
+					for _, l := range locks {
+						if t := l.LockedUntil.UTC(); v.LockedUntil == nil || t.After(*v.LockedUntil) {
+							v.LockedUntil = &t
+						}
 					}
 				}
-			}
-			if out.json() {
-				return writeJSON(e.stdout, v)
-			}
-			locked := "no"
-			if v.LockedUntil != nil {
-				locked = "until " + v.LockedUntil.Format(time.RFC3339) + " (lingpai user unlock)"
-			}
-			fmt.Fprintf(e.stdout, "sub: %s\nusername: %s\nname: %s\nemail: %s\nemail_verified: %v\nphone_number: %s\nphone_number_verified: %v\npassword: %v\ndisabled: %v\nlocked: %s\ncreated_at: %s\nupdated_at: %s\n",
-				v.Sub, deref(v.Username), dash(v.Name), dash(v.Email), v.EmailVerified, deref(v.Phone), v.PhoneVerified,
-				map[bool]string{true: "set", false: "none"}[v.HasPassword], v.Disabled, locked,
-				v.CreatedAt.Format(time.RFC3339), v.UpdatedAt.Format(time.RFC3339))
-			for _, id := range v.Identities {
-				fmt.Fprintf(e.stdout, "identity: %s %s\n", id.Provider, id.Subject)
-			}
-			return nil
+				if out.json() {
+					return writeJSON(e.stdout, v)
+				}
+				locked := "no"
+				if v.LockedUntil != nil {
+					locked = "until " + v.LockedUntil.Format(time.RFC3339) + " (lingpai user unlock)"
+				}
+				fmt.Fprintf(e.stdout, "sub: %s\nusername: %s\nname: %s\nemail: %s\nemail_verified: %v\nphone_number: %s\nphone_number_verified: %v\npassword: %v\ndisabled: %v\nlocked: %s\ncreated_at: %s\nupdated_at: %s\n",
+					v.Sub, deref(v.Username), dash(v.Name), dash(v.Email), v.EmailVerified, deref(v.Phone), v.PhoneVerified,
+					map[bool]string{true: "set", false: "none"}[v.HasPassword], v.Disabled, locked,
+					v.CreatedAt.Format(time.RFC3339), v.UpdatedAt.Format(time.RFC3339))
+				for _, id := range v.Identities {
+					fmt.Fprintf(e.stdout, "identity: %s %s\n", id.Provider, id.Subject)
+				}
+				return nil
+			})
 		},
 	}
 	sel.register(c)
@@ -452,21 +460,14 @@ func (e *env) userDisableCommand(disable bool) *cobra.Command {
 			return sel.check(c, args)
 		},
 		RunE: func(*cobra.Command, []string) error {
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			u, err := e.findUser(cfg, st, &sel)
-			if err != nil {
-				return err
-			}
-			u.Disabled = disable
-			if err := st.SaveUser(e.ctx, u); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "%sd user %s\n", verb, label(u))
-			return nil
+			return e.withUser(&sel, func(cfg *config.Config, st *storage.Store, u *storage.User) error {
+				u.Disabled = disable
+				if err := st.SaveUser(e.ctx, u); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%sd user %s\n", verb, label(u))
+				return nil
+			})
 		},
 	}
 	sel.register(c)

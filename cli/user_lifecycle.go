@@ -27,25 +27,18 @@ func (e *env) userUnlockCommand() *cobra.Command {
 			return sel.check(c, args)
 		},
 		RunE: func(*cobra.Command, []string) error {
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			u, err := e.findUser(cfg, st, &sel)
-			if err != nil {
-				return err
-			}
-			was, err := e.manage(cfg, st).Unlock(e.ctx, u)
-			if err != nil {
-				return err
-			}
-			state := "was not locked"
-			if was {
-				state = "unlocked"
-			}
-			fmt.Fprintf(e.stdout, "user %s %s; failed sign-ins forgotten\n", label(u), state)
-			return nil
+			return e.withUser(&sel, func(cfg *config.Config, st *storage.Store, u *storage.User) error {
+				was, err := e.manage(cfg, st).Unlock(e.ctx, u)
+				if err != nil {
+					return err
+				}
+				state := "was not locked"
+				if was {
+					state = "unlocked"
+				}
+				fmt.Fprintf(e.stdout, "user %s %s; failed sign-ins forgotten\n", label(u), state)
+				return nil
+			})
 		},
 	}
 	sel.register(c)
@@ -62,21 +55,14 @@ func (e *env) userDeleteCommand() *cobra.Command {
 			return sel.check(c, args)
 		},
 		RunE: func(*cobra.Command, []string) error {
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			u, err := e.findUser(cfg, st, &sel)
-			if err != nil {
-				return err
-			}
-			err = e.manage(cfg, st).DeleteUser(e.ctx, u)
-			if err != nil {
-				return fmt.Errorf("delete user: %w", err)
-			}
-			fmt.Fprintf(e.stdout, "deleted user %s (sub %s) and its tokens\n", label(u), u.ID)
-			return nil
+			return e.withUser(&sel, func(cfg *config.Config, st *storage.Store, u *storage.User) error {
+				err := e.manage(cfg, st).DeleteUser(e.ctx, u)
+				if err != nil {
+					return fmt.Errorf("delete user: %w", err)
+				}
+				fmt.Fprintf(e.stdout, "deleted user %s (sub %s) and its tokens\n", label(u), u.ID)
+				return nil
+			})
 		},
 	}
 	sel.register(c)
