@@ -158,6 +158,11 @@ func (k *Keyring) load(ctx context.Context) (*set, error) {
 		if err := jwk.UnmarshalJSON(r.PrivateJWK); err != nil {
 			return nil, fmt.Errorf("keys: parse %s: %w", r.KID, err)
 		}
+		// go-jose fills the CRT values but not crypto/rsa's own precomputation, without which
+		// every signature re-derives and re-checks the key (about 15 % of an RS256 signature).
+		if rk, ok := jwk.Key.(*rsa.PrivateKey); ok {
+			rk.Precompute()
+		}
 		s.byKID[r.KID] = &jwk
 		s.public.Keys = append(s.public.Keys, jwk.Public())
 		if s.active[jwk.Algorithm] == nil && r.RetiredAt == nil {
