@@ -82,7 +82,8 @@ func storageOptions(cfg *config.Config, logger *slog.Logger) storage.Options {
 		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, DSNs: cfg.Database.DSNs, MaxOpenConns: cfg.Database.MaxOpenConns, QueryTimeout: cfg.Database.QueryTimeout,
 		MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
 		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{strings.TrimRight(cfg.Server.Issuer, "/") + "/resources"},
-		Secrets: systemSecrets(cfg),
+		Secrets:               systemSecrets(cfg),
+		StatelessAccessTokens: !cfg.Tokens.StoreAccessTokens, AccessTokenLifetime: cfg.Tokens.AccessTokenLifetime,
 	}
 }
 

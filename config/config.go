@@ -101,6 +101,11 @@ type Tokens struct {
 	// on first start and kept in the database, so every replica uses the same one.
 	Secret     string `yaml:"secret"`
 	SecretFile string `yaml:"secret_file"`
+	// StoreAccessTokens false issues JWT access tokens without a database row (as IdentityServer4
+	// does): an access token costs its signature alone, introspection checks the signature and the
+	// revocation list (its jti, its grant, its user), and a refresh no longer ends the previous
+	// access token before its expiry. Needs format jwt.
+	StoreAccessTokens bool `yaml:"store_access_tokens"`
 }
 
 // Throttle bounds password guessing; counters live in the database so every replica sees them.
@@ -137,7 +142,7 @@ func Default() *Config {
 		Tokens: Tokens{
 			AccessTokenLifetime: time.Hour, RefreshTokenLifetime: 30 * 24 * time.Hour,
 			AuthCodeLifetime: 5 * time.Minute, IDTokenLifetime: time.Hour,
-			Format: "jwt", SigningAlgorithm: "RS256",
+			Format: "jwt", SigningAlgorithm: "RS256", StoreAccessTokens: true,
 		},
 		Throttle: Throttle{MaxFailures: 5, IPMaxFailures: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
 		Grants:   Grants{Enabled: append([]string(nil), StandardGrants...)},

@@ -81,6 +81,9 @@ func (c *Config) Validate() error {
 	if c.Tokens.Format != "jwt" && c.Tokens.Format != "opaque" {
 		bad("tokens.format", "must be jwt or opaque, got %q", c.Tokens.Format)
 	}
+	if !c.Tokens.StoreAccessTokens && c.Tokens.Format != "jwt" {
+		bad("tokens.store_access_tokens", "false needs tokens.format jwt (an opaque token is nothing but its row)")
+	}
 	if c.Tokens.SigningAlgorithm != "RS256" && c.Tokens.SigningAlgorithm != "ES256" {
 		bad("tokens.signing_algorithm", "must be RS256 or ES256, got %q", c.Tokens.SigningAlgorithm)
 	}

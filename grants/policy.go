@@ -42,6 +42,8 @@ func carried(gt string) bool { return gt == "refresh_token" || gt == "authorizat
 type Policy struct {
 	// GrantTypes are the grant types it governs (grants.enabled).
 	GrantTypes []string
+	// UnstoredAccessTokens (tokens.store_access_tokens: false) puts the grant into access tokens.
+	UnstoredAccessTokens bool
 	Config     interface {
 		fosite.ScopeStrategyProvider
 		fosite.AudienceStrategyProvider
@@ -102,6 +104,12 @@ func (p *Policy) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.Ac
 		return fosite.ErrServerError.WithDebugf("session type %T", ar.GetSession())
 	}
 	sess.JWTClaims.Extra["client_id"] = ar.GetClient().GetID()
+	if p.UnstoredAccessTokens {
+		// What can revoke a token without a row (internal/jwtaccess): its grant, and the grant
+		// type that says whether its subject is a lingpai user (grants.ActiveSubject).
+		sess.JWTClaims.Extra[session.ClaimGrantID] = ar.GetID()
+		sess.JWTClaims.Extra[session.ClaimGrantType] = sess.GrantType
+	}
 	if grantType(ar) == "client_credentials" {
 		sess.JWTClaims.Subject = ar.GetClient().GetID()
 	}

@@ -12,11 +12,21 @@ import (
 	"github.com/lingpai/lingpai/internal/session"
 )
 
+// loadedAccount keys the state of the refresh token's user that storage read with the token.
+type loadedAccount struct{}
+
 // RecheckActive is the Rechecker of grants whose accounts live in lingpai: the user must still
-// exist and not be disabled.
+// exist and not be disabled. Within a refresh it uses the state storage read together with the
+// refresh token a moment earlier (as fresh as a second read, one round trip fewer).
 func RecheckActive(ctx context.Context, accounts interface {
 	Active(ctx context.Context, subject string) (bool, error)
 }, subject string) error {
+	if a, ok := ctx.Value(loadedAccount{}).(*session.Account); ok && a.Subject == subject {
+		if !a.Active() {
+			return ErrInvalidCredentials
+		}
+		return nil
+	}
 	ok, err := accounts.Active(ctx, subject)
 	if err != nil {
 		return err
@@ -62,6 +72,9 @@ func (g *RefreshGuard) HandleTokenEndpointRequest(ctx context.Context, ar fosite
 	rc, ok := g.Recheckers[sess.GrantType]
 	if !ok {
 		return nil
+	}
+	if sess.Account != nil {
+		ctx = context.WithValue(ctx, loadedAccount{}, sess.Account)
 	}
 	err := rc.Recheck(ctx, sess.GetSubject(), sess.IdentityRef)
 	if err == nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/lingpai/lingpai/internal/clientauth"
 	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/internal/is4jwt"
+	"github.com/lingpai/lingpai/internal/jwtaccess"
 	"github.com/lingpai/lingpai/internal/keys"
 	"github.com/lingpai/lingpai/internal/ops/metrics"
 	"github.com/lingpai/lingpai/internal/throttle"
@@ -139,6 +140,7 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 		}
 		return keys.IDTokenAlgorithm
 	}), Config: fc}
+	unstored := !d.cfg.Tokens.StoreAccessTokens
 	issuer := &grants.TokenIssuer{AccessTokenStrategy: core, RefreshTokenStrategy: core, Storage: d.store, IDTokenStrategy: idStrategy, Config: fc}
 	store := d.store
 
@@ -169,7 +171,7 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	table := []step{
 		// The rules every grant shares (client registered for the grant, scope defaulting and
 		// checks, audience): first, so no grant authenticates anyone for a request they refuse.
-		{grant: "", token: &grants.Policy{GrantTypes: d.cfg.Grants.Enabled, Config: fc}},
+		{grant: "", token: &grants.Policy{GrantTypes: d.cfg.Grants.Enabled, Config: fc, UnstoredAccessTokens: unstored}},
 		// fosite's grants.
 		{grant: "authorization_code", token: code, authorize: code},
 		{grant: "client_credentials", token: &oauth2.ClientCredentialsGrantHandler{
@@ -177,9 +179,10 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 		}},
 		// fosite's refresh handler, wrapped so that a refresh token imported from IdentityServer4
 		// (a 64-hex handle) is redeemed once for lingpai tokens; every other token goes to fosite.
-		{grant: "refresh_token", token: is4refresh.Wrap(&oauth2.RefreshTokenGrantHandler{
+		// Its response step is grants.Refresh's: the rotation in one storage call, no transaction.
+		{grant: "refresh_token", token: is4refresh.Wrap(&grants.Refresh{RefreshTokenGrantHandler: &oauth2.RefreshTokenGrantHandler{
 			AccessTokenStrategy: core, RefreshTokenStrategy: core, TokenRevocationStorage: refreshStore{store}, Config: fc,
-		}, is4refresh.Options{Store: store, Issuer: issuer, Accounts: d.accounts, Now: d.now, Logger: d.logger})},
+		}, Rotator: refreshStore{store}}, is4refresh.Options{Store: store, Issuer: issuer, Accounts: d.accounts, Now: d.now, Logger: d.logger})},
 		// Right after fosite's refresh handler, which restored the family's scopes: a scope sent
 		// with the refresh narrows them (RFC 6749 section 6).
 		{grant: "refresh_token", token: grants.RefreshScope{}},
@@ -222,14 +225,21 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	// Introspection: lingpai's tokens, then JWTs that an imported IdentityServer4 key signed; then
 	// the account behind a user's token must still be allowed (after the validators, whose
 	// session it reads).
+	var validator fosite.TokenIntrospector = is4jwt.Wrap(&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
+		is4jwt.Options{Signer: d.keyring.Signer(), Store: store, Now: d.now})
+	var revoker fosite.RevocationHandler = &oauth2.TokenRevocationHandler{
+		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
+	}
+	if unstored {
+		// Access tokens without a row: checked and revoked by signature and the revocation list.
+		o := jwtaccess.Options{Signer: d.keyring.Signer(), Store: store, Now: d.now}
+		validator, revoker = jwtaccess.Introspector(validator, o), jwtaccess.Revoker(revoker, o)
+	}
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{
-		is4jwt.Wrap(&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
-			is4jwt.Options{Signer: d.keyring.Signer(), Store: store, Now: d.now}),
+		validator,
 		&grants.ActiveSubject{Accounts: d.accounts, GrantTypes: userGrants},
 	}
-	fc.RevocationHandlers = fosite.RevocationHandlers{&oauth2.TokenRevocationHandler{
-		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
-	}}
+	fc.RevocationHandlers = fosite.RevocationHandlers{revoker}
 	return fosite.NewOAuth2Provider(clientLookup{store}, fc), nil
 }
 
@@ -250,6 +260,11 @@ func (c clientLookup) GetClient(ctx context.Context, id string) (fosite.Client, 
 // scope when the refresh narrowed the access token's (grants.KeepRefreshScope). Embedding the
 // store keeps its transactions, which fosite finds by type assertion.
 type refreshStore struct{ *storage.Store }
+
+// RotateRefresh is grants.Refresh's storage step.
+func (s refreshStore) RotateRefresh(ctx context.Context, r grants.Rotation) error {
+	return s.Store.RotateRefresh(ctx, storage.Rotation(r))
+}
 
 func (s refreshStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
 	return s.Store.CreateRefreshTokenSession(ctx, signature, accessSignature, grants.KeepRefreshScope(req))

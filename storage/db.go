@@ -38,6 +38,11 @@ type Options struct {
 	// Secrets are security.secrets: the first encrypts key material at rest, every one decrypts.
 	// None: key material is stored in plaintext (and plaintext rows are always read).
 	Secrets [][]byte
+	// StatelessAccessTokens (tokens.store_access_tokens: false) stores no access token rows: JWT
+	// access tokens are checked by signature and against token_revocations.
+	StatelessAccessTokens bool
+	// AccessTokenLifetime (tokens.access_token_lifetime) bounds how long a revocation is kept.
+	AccessTokenLifetime time.Duration
 }
 
 // Store is the GORM-backed implementation of every storage interface lingpai uses.

@@ -174,7 +174,7 @@ func coreModels() []any {
 	return append([]any{
 		&accessTokenRow{}, &refreshTokenRow{}, &authorizeCodeRow{}, &pkceRow{}, &oidcSessionRow{},
 		&Client{}, &User{}, &Identity{}, &SigningKey{}, &SystemSecret{},
-		&ThrottleCounter{}, &ThrottleLock{}, &jtiRow{}, &SMSCode{}, &LoginSession{}, &Consent{},
+		&ThrottleCounter{}, &ThrottleLock{}, &jtiRow{}, &tokenRevocation{}, &SMSCode{}, &LoginSession{}, &Consent{},
 	}, importedModels()...)
 }
 

@@ -190,8 +190,12 @@ func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, code string)
 
 // --- oauth2.AccessTokenStorage
 
-// CreateAccessTokenSession stores an access token's request.
+// CreateAccessTokenSession stores an access token's request; with StatelessAccessTokens it stores
+// nothing (the JWT is its own record; token_revocations stops it early).
 func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	if s.opts.StatelessAccessTokens {
+		return nil
+	}
 	row, err := s.toRow(signature, req, fosite.AccessToken)
 	if err != nil {
 		return err
@@ -232,8 +236,24 @@ func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, access
 
 // GetRefreshTokenSession loads a refresh token's request; a used (rotated or revoked) token
 // returns the request with fosite.ErrInactiveToken, which triggers reuse detection.
+// The session carries the state of the token's user, read in the same statement, for the refresh
+// guard (session.Account).
 func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
-	return s.load(ctx, tblRefresh, signature, sess, fosite.ErrInactiveToken)
+	row, acct, err := s.getRefresh(ctx, signature)
+	if err != nil {
+		return nil, err
+	}
+	req, err := s.fromRow(ctx, row, sess)
+	if err != nil {
+		return nil, err
+	}
+	if ss, ok := req.Session.(*session.Session); ok {
+		ss.Account = acct
+	}
+	if !row.Active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
 }
 
 // DeleteRefreshTokenSession deletes one refresh token.
@@ -267,6 +287,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID string, signat
 		return fmt.Errorf("%w: %w", fosite.ErrSerializationFailure, ErrTokenReused)
 	}
 	noteInTx(ctx, func(st *txState) { st.rotated = requestID })
+	if s.opts.StatelessAccessTokens {
+		return nil // no access token row to retire
+	}
 	// Retire the access token issued with this refresh token, by primary key: a range delete by
 	// request_id would take gap locks that deadlock against concurrent inserts on MySQL. One
 	// statement (the key comes from a subquery on the other table), not a read and a delete:
@@ -326,12 +349,15 @@ func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error 
 	return nil
 }
 
-// RevokeAccessToken deletes every access token of a grant.
+// RevokeAccessToken deletes every access token of a grant, and records the grant as revoked for
+// the access tokens that have no row (StatelessAccessTokens, or issued while it was set).
 func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
-	if err := s.db(ctx).Table(tblAccess).Where("request_id = ?", requestID).Delete(&requestRow{}).Error; err != nil {
-		return fmt.Errorf("storage: revoke access tokens: %w", err)
-	}
-	return nil
+	return s.Transaction(ctx, func(ctx context.Context) error {
+		if err := s.db(ctx).Table(tblAccess).Where("request_id = ?", requestID).Delete(&requestRow{}).Error; err != nil {
+			return fmt.Errorf("storage: revoke access tokens: %w", err)
+		}
+		return s.revokeForHorizon(ctx, revokedGrant, requestID)
+	})
 }
 
 // revokeReusedFamily revokes the family of a reused refresh token. It runs after the request's
@@ -369,6 +395,9 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string) error {
 			}
 		}
 		if err := s.db(ctx).Table(tblAccess).Where("subject = ?", subject).Delete(&requestRow{}).Error; err != nil {
+			return err
+		}
+		if err := s.revokeForHorizon(ctx, revokedSubject, subject); err != nil {
 			return err
 		}
 		return s.db(ctx).Where("user_id = ?", subject).Delete(&LoginSession{}).Error

@@ -94,7 +94,8 @@ func start(ctx context.Context, backend, dsn string, tune func(*config.Config)) 
 	logger := slog.New(reqctx.Handler(slog.NewJSONHandler(io.Discard, nil))) //nolint:sloglint // the formatting is the cost measured
 	st, err := storage.Open(storage.Options{Logger: logger, Driver: backend, DSN: dsn,
 		MaxOpenConns: cfg.Database.MaxOpenConns, MaxIdleConns: cfg.Database.MaxIdleConns, ConnMaxLifetime: cfg.Database.ConnMaxLifetime,
-		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{in.url + "/resources"}})
+		ClientCacheTTL: cfg.Server.CacheTTL, DefaultAudience: []string{in.url + "/resources"},
+		StatelessAccessTokens: !cfg.Tokens.StoreAccessTokens, AccessTokenLifetime: cfg.Tokens.AccessTokenLifetime})
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,21 @@ type Session struct {
 	// RefreshScope is set, for one request only (never stored), when a refresh narrowed the scope:
 	// the family's full scope, which the new refresh token keeps (grants.KeepRefreshScope).
 	RefreshScope fosite.Arguments `json:"-"`
+	// Account is set, for one request only (never stored), when storage read the state of the
+	// token's user together with a refresh token: the refresh guard then needs no second read.
+	Account *Account `json:"-"`
 }
+
+// Account is the state of a user as storage read it, at the time of the read.
+type Account struct {
+	Subject  string
+	Found    bool // the user exists
+	Disabled bool
+	Locked   bool // a lockout (imported from IdentityServer4) runs at the time of the read
+}
+
+// Active reports whether the account may still get tokens.
+func (a *Account) Active() bool { return a.Found && !a.Disabled && !a.Locked }
 
 var (
 	_ oauth2.JWTSessionContainer = (*Session)(nil)
@@ -81,3 +95,10 @@ func (s *Session) GetExtraClaims() map[string]interface{} {
 	}
 	return s.JWTClaims.Extra
 }
+
+// Claims that tie an access token with no database row (tokens.store_access_tokens: false) to what
+// can revoke it; they are set only in that mode.
+const (
+	ClaimGrantID   = "grant_id"   // the grant (token family): fosite's request id
+	ClaimGrantType = "grant_type" // the grant that started the family (GrantType)
+)

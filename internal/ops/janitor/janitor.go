@@ -23,7 +23,7 @@ type Target struct {
 func CoreTargets() []Target {
 	return []Target{
 		{"access_tokens", "expires_at"}, {"refresh_tokens", "expires_at"}, {"authorize_codes", "expires_at"},
-		{"pkce_requests", "expires_at"}, {"oidc_sessions", "expires_at"}, {"client_assertion_jtis", "expires_at"},
+		{"pkce_requests", "expires_at"}, {"oidc_sessions", "expires_at"}, {"client_assertion_jtis", "expires_at"}, {"token_revocations", "expires_at"},
 		{"throttle_counters", "expires_at"}, {"throttle_locks", "locked_until"}, {"sms_codes", "expires_at"}, {"login_sessions", "expires_at"},
 		// imported from IdentityServer4 (storage/imported.go): a refresh token past its end, a secret past its expiry
 		{"legacy_refresh_tokens", "expires_at"}, {"client_secrets", "expires_at"},

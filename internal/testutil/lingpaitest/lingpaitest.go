@@ -114,7 +114,8 @@ func Start(t testing.TB, backend string, configure func(*config.Config), opts ..
 func (s *Server) build() {
 	s.t.Helper()
 	st, err := storage.Open(storage.Options{Driver: s.Config.Database.Driver, DSN: s.Config.Database.DSN, DSNs: s.Config.Database.DSNs, QueryTimeout: s.Config.Database.QueryTimeout,
-		ClientCacheTTL: s.Config.Server.CacheTTL, DefaultAudience: []string{s.URL + "/resources"}, Secrets: secrets(s.Config)})
+		ClientCacheTTL: s.Config.Server.CacheTTL, DefaultAudience: []string{s.URL + "/resources"}, Secrets: secrets(s.Config),
+		StatelessAccessTokens: !s.Config.Tokens.StoreAccessTokens, AccessTokenLifetime: s.Config.Tokens.AccessTokenLifetime})
 	if err != nil {
 		s.t.Fatal(err)
 	}
