@@ -18,7 +18,7 @@ import (
 // refreshWithAccount is a refresh token row read together with the state of the user it names,
 // so the refresh guard needs no second read (the join finds nothing for a client's own token).
 type refreshWithAccount struct {
-	requestRow         `gorm:"embedded"`
+	Row                requestRow `gorm:"embedded"`
 	AccountID          *string
 	AccountDisabled    *bool
 	AccountLockedUntil *time.Time
@@ -30,9 +30,9 @@ func (s *Store) getRefresh(ctx context.Context, signature string) (*requestRow, 
 	db := s.db(ctx)
 	q := db.Statement.Quote
 	err := db.Table(tblRefresh+" AS t").
-		Select("t.*, " + q("u.id") + " AS account_id, " + q("u.disabled") + " AS account_disabled, " + q("l.until") + " AS account_locked_until").
-		Joins("LEFT JOIN " + q("users") + " u ON " + q("u.id") + " = " + q("t.subject")).
-		Joins("LEFT JOIN " + q("user_lockouts") + " l ON " + q("l.user_id") + " = " + q("t.subject")).
+		Select("t.*, "+q("u.id")+" AS account_id, "+q("u.disabled")+" AS account_disabled, "+q("l.until")+" AS account_locked_until").
+		Joins("LEFT JOIN "+q("users")+" u ON "+q("u.id")+" = "+q("t.subject")).
+		Joins("LEFT JOIN "+q("user_lockouts")+" l ON "+q("l.user_id")+" = "+q("t.subject")).
 		Where(q("t.signature")+" = ?", key(signature)).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil, fosite.ErrNotFound
@@ -40,14 +40,14 @@ func (s *Store) getRefresh(ctx context.Context, signature string) (*requestRow, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("storage: get from %s: %w", tblRefresh, err)
 	}
-	acct := &session.Account{Subject: row.Subject, Found: row.AccountID != nil}
+	acct := &session.Account{Subject: row.Row.Subject, Found: row.AccountID != nil}
 	if row.AccountDisabled != nil {
 		acct.Disabled = *row.AccountDisabled
 	}
 	if row.AccountLockedUntil != nil {
 		acct.Locked = s.now().Before(*row.AccountLockedUntil)
 	}
-	return &row.requestRow, acct, nil
+	return &row.Row, acct, nil
 }
 
 // Rotation is one refresh: the presented refresh token and its successors.

@@ -12,7 +12,7 @@ import (
 func TestConformance(t *testing.T) {
 	for _, b := range storagetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
-			conformance.RunTests(t, func(t *testing.T) *storage.Store { return b.Open(t, storage.Options{}) })
+			conformance.RunTests(t, func(t *testing.T, opts storage.Options) *storage.Store { return b.Open(t, opts) })
 		})
 	}
 }

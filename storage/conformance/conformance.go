@@ -17,31 +17,38 @@ import (
 	"github.com/lingpai/lingpai/storage"
 )
 
-// RunTests runs the suite against stores made by open.
-func RunTests(t *testing.T, open func(t *testing.T) *storage.Store) {
+// RunTests runs the suite against stores made by open, which adds the backend's own options to
+// those given.
+func RunTests(t *testing.T, open func(t *testing.T, opts storage.Options) *storage.Store) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s *storage.Store)
+		opts storage.Options
 	}{
-		{"ClientsCRUD", testClients},
-		{"AccessTokens", testAccessTokens},
-		{"RefreshRotationAndReuse", testRefreshRotation},
-		{"ConcurrentRotationOneWinner", testConcurrentRotation},
-		{"AuthorizeCodeSingleUse", testAuthorizeCode},
-		{"PKCEAndOIDCSessions", testPKCEAndOIDC},
-		{"TransactionRollback", testRollback},
-		{"UsersAndIdentities", testUsers},
-		{"SigningKeysRotate", testKeys},
-		{"SecretsStable", testSecrets},
-		{"ThrottleCounters", testThrottle},
-		{"ClientAssertionJTI", testJTI},
-		{"SMSCodeLifecycle", testSMSCodes},
-		{"SMSCodeConcurrentRedeem", testSMSConcurrent},
-		{"Counters", testCounters},
-		{"LoginSessionsAndConsents", testWeb},
+		{"ClientsCRUD", testClients, storage.Options{}},
+		{"AccessTokens", testAccessTokens, storage.Options{}},
+		{"RefreshRotationAndReuse", testRefreshRotation, storage.Options{}},
+		{"ConcurrentRotationOneWinner", testConcurrentRotation, storage.Options{}},
+		{"AuthorizeCodeSingleUse", testAuthorizeCode, storage.Options{}},
+		{"PKCEAndOIDCSessions", testPKCEAndOIDC, storage.Options{}},
+		{"TransactionRollback", testRollback, storage.Options{}},
+		{"UsersAndIdentities", testUsers, storage.Options{}},
+		{"SigningKeysRotate", testKeys, storage.Options{}},
+		{"SecretsStable", testSecrets, storage.Options{}},
+		{"ThrottleCounters", testThrottle, storage.Options{}},
+		{"ClientAssertionJTI", testJTI, storage.Options{}},
+		{"SMSCodeLifecycle", testSMSCodes, storage.Options{}},
+		{"SMSCodeConcurrentRedeem", testSMSConcurrent, storage.Options{}},
+		{"Counters", testCounters, storage.Options{}},
+		{"LoginSessionsAndConsents", testWeb, storage.Options{}},
+		{"RotateRefresh", testRotateRefresh, storage.Options{}},
+		{"ConcurrentRotateRefreshOneWinner", testConcurrentRotateRefresh, storage.Options{}},
+		{"RefreshReadsAccount", testRefreshReadsAccount, storage.Options{}},
+		{"Revocations", testRevocations, storage.Options{}},
+		{"StatelessAccessTokens", testStatelessAccessTokens, storage.Options{StatelessAccessTokens: true}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t, tt.opts)) })
 	}
 }
 
