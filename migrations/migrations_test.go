@@ -141,7 +141,8 @@ func TestUpgradeFromAutoMigrateRelease(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(applied) != int(m.Latest()) || applied[0].Direction != "baseline" || applied[0].Version != 1 {
+			// Versions need not be dense (a branch may add 5 before 4 is merged): the last applied is the latest.
+			if len(applied) < 2 || applied[0].Direction != "baseline" || applied[0].Version != 1 || applied[len(applied)-1].Version != m.Latest() {
 				t.Fatalf("applied %+v, want version 1 adopted as baseline, then every later version", applied)
 			}
 			if s, err := m.State(ctx); err != nil || s.Legacy || s.Version != m.Latest() {

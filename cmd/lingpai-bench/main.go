@@ -37,6 +37,9 @@ var (
 	flagCodes    = flag.Int("codes", 4000, "authorization codes made before the code-exchange scenario (it ends early when they run out)")
 )
 
+// unstoredLabel marks the rows measured with tokens.store_access_tokens false.
+const unstoredLabel = ", AT not stored"
+
 func defaultMySQL() string {
 	for _, k := range []string{"LINGPAI_BENCH_MYSQL_DSN", "LINGPAI_TEST_MYSQL_DSN"} {
 		if v := os.Getenv(k); v != "" {
@@ -100,23 +103,32 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	type target struct {
 		backend, dsn string
+		label        string // the backend column when it is not the backend alone
 		tune         func(*config.Config)
 		scenarios    []scenario
 	}
+	// tokens.store_access_tokens false: the scenarios whose cost it changes.
+	unstored := []scenario{ccGenerated, refresh, introspect}
+	noRows := func(c *config.Config) { c.Tokens.StoreAccessTokens = false }
 	all := []scenario{ccGenerated, ccChosen, password, refresh, introspect, codeExchange, smsSignIn, jwks, discovery}
 	dir, err := os.MkdirTemp("", "lingpai-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	targets := []target{{backend: "sqlite", dsn: sqliteDSN(dir + "/a"), scenarios: all}}
+	targets := []target{{backend: "sqlite", dsn: sqliteDSN(dir + "/a"), scenarios: all},
+		{backend: "sqlite", label: "sqlite" + unstoredLabel, dsn: sqliteDSN(dir + "/c"), scenarios: unstored, tune: noRows}}
 	if *flagMySQL != "" {
-		dsn, drop, err := mysqlDatabase(ctx, *flagMySQL)
+		dsn, drop, err := mysqlDatabase(ctx, *flagMySQL, "")
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "lingpai-bench: MySQL skipped: %v\n", err)
 		} else {
 			defer drop()
 			targets = append(targets, target{backend: "mysql", dsn: dsn, scenarios: all})
+			if dsn2, drop2, err := mysqlDatabase(ctx, *flagMySQL, "_unstored"); err == nil {
+				defer drop2()
+				targets = append(targets, target{backend: "mysql", label: "mysql" + unstoredLabel, dsn: dsn2, scenarios: unstored, tune: noRows})
+			}
 		}
 	}
 	targets = append(targets, target{backend: "sqlite", dsn: sqliteDSN(dir + "/b"), scenarios: []scenario{ccES256},
@@ -142,7 +154,11 @@ func run(ctx context.Context, out io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", t.backend, sc.name, err)
 			}
-			items = append(items, item{backend: t.backend, name: sc.name, conc: *flagConc, op: op})
+			label := t.backend
+			if t.label != "" {
+				label = t.label
+			}
+			items = append(items, item{backend: label, name: sc.name, conc: *flagConc, op: op})
 		}
 	}
 
@@ -183,10 +199,10 @@ func table(results []result) []row {
 		gen := by[r.backend+"/"+ccGenerated.name]
 		switch r.name {
 		case ccGenerated.name:
-			if r.backend == "sqlite" {
+			if strings.HasPrefix(r.backend, "sqlite") {
 				rw = compare(rw, "RSA-2048 ceiling", rsa.rate(), rsa.perCPU(), 0.75, "")
 			} else {
-				sq := by["sqlite/"+ccGenerated.name]
+				sq := by[strings.Replace(r.backend, "mysql", "sqlite", 1)+"/"+ccGenerated.name]
 				rw = compare(rw, "SQLite's figure", sq.rate(), sq.perCPU(), 0.85, "")
 			}
 		case ccChosen.name:

@@ -187,7 +187,7 @@ func sqliteDSN(dir string) string { return filepath.Join(dir, "bench.db") }
 // mysqlDatabase creates a fresh database on the server of base (a DSN ending in "/" or a
 // database name) and returns its DSN and a function that drops it; ok is false when no server
 // answers.
-func mysqlDatabase(ctx context.Context, base string) (dsn string, drop func(), err error) {
+func mysqlDatabase(ctx context.Context, base, suffix string) (dsn string, drop func(), err error) {
 	slash := strings.LastIndex(base, "/")
 	if slash < 0 {
 		return "", nil, fmt.Errorf("mysql DSN %q has no /database part", base)
@@ -206,7 +206,7 @@ func mysqlDatabase(ctx context.Context, base string) (dsn string, drop func(), e
 		_ = db.Close()
 		return "", nil, err
 	}
-	name := fmt.Sprintf("lingpai_bench_%d", os.Getpid())
+	name := fmt.Sprintf("lingpai_bench_%d%s", os.Getpid(), suffix)
 	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
 		_ = db.Close()
 		return "", nil, err
