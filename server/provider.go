@@ -212,7 +212,11 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 		if s.grant != "" && !d.cfg.GrantEnabled(s.grant) {
 			continue
 		}
-		fc.TokenEndpointHandlers = append(fc.TokenEndpointHandlers, s.token)
+		token := s.token
+		if s.grant != "" {
+			token = populateOwn{token}
+		}
+		fc.TokenEndpointHandlers = append(fc.TokenEndpointHandlers, token)
 		if s.authorize != nil {
 			fc.AuthorizeEndpointHandlers = append(fc.AuthorizeEndpointHandlers, s.authorize)
 		}
@@ -241,6 +245,18 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	}
 	fc.RevocationHandlers = fosite.RevocationHandlers{revoker}
 	return fosite.NewOAuth2Provider(clientLookup{store}, fc), nil
+}
+
+// populateOwn asks a grant's handler to populate only the responses of requests it handles.
+// fosite calls every handler's PopulateTokenEndpointResponse, and its own answer the others with
+// errorsx.WithStack(ErrUnknownRequest), a stack trace captured per handler per token request.
+type populateOwn struct{ fosite.TokenEndpointHandler }
+
+func (p populateOwn) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !p.CanHandleTokenEndpointRequest(ctx, ar) {
+		return fosite.ErrUnknownRequest
+	}
+	return p.TokenEndpointHandler.PopulateTokenEndpointResponse(ctx, ar, resp)
 }
 
 // clientLookup is fosite's client store: it notes which client a request authenticates, because
