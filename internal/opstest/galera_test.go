@@ -40,46 +40,17 @@ func TestGaleraReplicas(t *testing.T) {
 		func(c *storage.Client) { c.Audience = storage.StringList{"https://api.example"} })
 	a.User("alice", "alice-password-1")
 	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password-1"}, "scope": {"openid offline_access"}}
-	refresh := func(rt string) url.Values { return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}} }
 	replicas := [2]*lingpaitest.Server{a, b}
 
 	t.Run("same refresh token at two replicas on two nodes", func(t *testing.T) {
-		outcomes := map[string]int{}
-		for round := range 20 {
-			first := a.Token("app", secret, pw)
-			if first.Status != 200 {
-				t.Fatalf("round %d: sign-in: %d %s", round, first.Status, first.Raw)
-			}
-			rt := first.Str("refresh_token")
-			var got [2]*lingpaitest.Response
-			var wg sync.WaitGroup
-			for i := range 2 {
-				wg.Add(1)
-				go func() { defer wg.Done(); got[i] = replicas[i].Token("app", secret, refresh(rt)) }()
-			}
-			wg.Wait()
-			winners := 0
-			for _, r := range got {
-				outcomes[fmt.Sprintf("%d %s", r.Status, r.Str("error"))]++
-				if r.Status == 200 {
-					winners++
-				} else if r.Status != 400 || r.Str("error") != "invalid_grant" {
-					t.Errorf("round %d: loser answered %d %s; want 400 invalid_grant", round, r.Status, r.Raw)
-				}
-			}
-			if winners != 1 {
-				t.Fatalf("round %d: %d replicas issued a new pair; want exactly 1 (%s / %s)", round, winners, got[0].Raw, got[1].Raw)
-			}
-			// The loser's reuse revoked the family: the winner's new refresh token is dead everywhere.
-			for i, r := range got {
-				if r.Status == 200 {
-					if again := replicas[1-i].Token("app", secret, refresh(r.Str("refresh_token"))); again.Status != 400 {
-						t.Fatalf("round %d: the winner's new refresh token still works at the other replica: %d", round, again.Status)
-					}
-				}
-			}
+		refreshRace(t, replicas, secret, pw, 20)
+	})
+	t.Run("same refresh token at two replicas on two nodes, access tokens not stored", func(t *testing.T) {
+		unstored := func(nd *galerarig.Node) func(*config.Config) {
+			return func(cfg *config.Config) { on(nd, "")(cfg); cfg.Tokens.StoreAccessTokens = false }
 		}
-		t.Logf("20 races: answers %s", summary(outcomes))
+		pair := [2]*lingpaitest.Server{lingpaitest.Start(t, "mysql", unstored(c.Nodes[0])), lingpaitest.Start(t, "mysql", unstored(c.Nodes[1]))}
+		refreshRace(t, pair, secret, pw, 10)
 	})
 
 	t.Run("wrong passwords at both replicas: no server error", func(t *testing.T) {
@@ -183,4 +154,48 @@ func summary(m map[string]int) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// refreshRace signs in at the first replica, then refreshes with the same refresh token at both
+// at once, rounds times: exactly one new pair, the loser told invalid_grant, and the loser's
+// reuse revokes the family (the winner's new refresh token is dead at the other replica).
+func refreshRace(t *testing.T, replicas [2]*lingpaitest.Server, secret string, pw url.Values, rounds int) {
+	a := replicas[0]
+	refresh := func(rt string) url.Values { return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}} }
+	outcomes := map[string]int{}
+	for round := range rounds {
+		first := a.Token("app", secret, pw)
+		if first.Status != 200 {
+			t.Fatalf("round %d: sign-in: %d %s", round, first.Status, first.Raw)
+		}
+		rt := first.Str("refresh_token")
+		var got [2]*lingpaitest.Response
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); got[i] = replicas[i].Token("app", secret, refresh(rt)) }()
+		}
+		wg.Wait()
+		winners := 0
+		for _, r := range got {
+			outcomes[fmt.Sprintf("%d %s", r.Status, r.Str("error"))]++
+			if r.Status == 200 {
+				winners++
+			} else if r.Status != 400 || r.Str("error") != "invalid_grant" {
+				t.Errorf("round %d: loser answered %d %s; want 400 invalid_grant", round, r.Status, r.Raw)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d replicas issued a new pair; want exactly 1 (%s / %s)", round, winners, got[0].Raw, got[1].Raw)
+		}
+		// The loser's reuse revoked the family: the winner's new refresh token is dead everywhere.
+		for i, r := range got {
+			if r.Status == 200 {
+				if again := replicas[1-i].Token("app", secret, refresh(r.Str("refresh_token"))); again.Status != 400 {
+					t.Fatalf("round %d: the winner's new refresh token still works at the other replica: %d", round, again.Status)
+				}
+			}
+		}
+	}
+	t.Logf("%d races: answers %s", rounds, summary(outcomes))
 }
