@@ -1,14 +1,13 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/ory/fosite"
 
@@ -113,26 +112,49 @@ func (h *Introspect) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// fosite's answer, plus what RFC 7662 2.2 lists and fosite leaves out: iss and token_type.
-	rec := &bufferWriter{header: http.Header{}}
-	h.Provider.WriteIntrospectionResponse(ctx, rec, ir)
-	var body map[string]any
-	if err := json.Unmarshal(rec.buf.Bytes(), &body); err != nil {
-		WriteError(w, fosite.ErrServerError.WithWrap(err))
-		return
-	}
+	body := introspectionBody(ir)
 	body["iss"], body["token_type"] = h.Issuer, "Bearer"
 	WriteJSON(w, http.StatusOK, body)
 }
 
-// bufferWriter keeps what a writer of fosite's writes, to be amended before it is sent.
-type bufferWriter struct {
-	header http.Header
-	buf    bytes.Buffer
+// introspectionBody is what fosite's WriteIntrospectionResponse writes for an active token, as a
+// map to amend before it is encoded once (rather than written, parsed back and written again).
+func introspectionBody(ir fosite.IntrospectionResponder) map[string]any {
+	ar := ir.GetAccessRequester()
+	sess := ar.GetSession()
+	body := map[string]any{"active": true}
+	if ec, ok := sess.(fosite.ExtraClaimsSession); ok {
+		for name, value := range ec.GetExtraClaims() {
+			switch name {
+			case "exp", "client_id", "scope", "iat", "sub", "aud", "username":
+			default:
+				body[name] = value
+			}
+		}
+	}
+	if exp := sess.GetExpiresAt(fosite.AccessToken); !exp.IsZero() {
+		body["exp"] = exp.Unix()
+	}
+	if id := ar.GetClient().GetID(); id != "" {
+		body["client_id"] = id
+	}
+	if scopes := ar.GetGrantedScopes(); len(scopes) > 0 {
+		body["scope"] = strings.Join(scopes, " ")
+	}
+	if iat := ar.GetRequestedAt(); !iat.IsZero() {
+		body["iat"] = iat.Unix()
+	}
+	if sub := sess.GetSubject(); sub != "" {
+		body["sub"] = sub
+	}
+	if aud := ar.GetGrantedAudience(); len(aud) > 0 {
+		body["aud"] = aud
+	}
+	if u := sess.GetUsername(); u != "" {
+		body["username"] = u
+	}
+	return body
 }
-
-func (b *bufferWriter) Header() http.Header         { return b.header }
-func (b *bufferWriter) Write(p []byte) (int, error) { return b.buf.Write(p) }
-func (b *bufferWriter) WriteHeader(int)             {}
 
 // clientCredentialsAsBasic reports whether r carries client credentials, moving client_id and
 // client_secret from the body into an HTTP Basic header where needed: fosite's introspection

@@ -29,6 +29,8 @@ type Store interface {
 	// the buckets from first on, atomically (one transaction), so concurrent callers see distinct
 	// counts.
 	AddFailures(ctx context.Context, keys []string, bucket, first int64, delta int, expires time.Time) ([]int, error)
+	// GiveBackFailures adds delta to each key's counter in bucket, reading nothing back.
+	GiveBackFailures(ctx context.Context, keys []string, bucket int64, delta int, expires time.Time) error
 	// SumCounters returns each key's total over the buckets from first on.
 	SumCounters(ctx context.Context, keys []string, first int64) ([]int, error)
 	Lock(ctx context.Context, key string, until time.Time) error
@@ -170,7 +172,7 @@ func (r *Regulator) giveBack(ctx context.Context, res reservation) error {
 	if len(res.keys) == 0 {
 		return nil
 	}
-	if _, err := r.store.AddFailures(context.WithoutCancel(ctx), res.keys, res.bucket, res.first, -1, res.expires); err != nil {
+	if err := r.store.GiveBackFailures(context.WithoutCancel(ctx), res.keys, res.bucket, -1, res.expires); err != nil {
 		return fmt.Errorf("throttle: give back: %w", err)
 	}
 	return nil

@@ -364,6 +364,14 @@ func testThrottle(t *testing.T, s *storage.Store) {
 	if n := add(102, 101, -1); n[0] != 1 {
 		t.Fatalf("after giving one back %v, want 1", n)
 	}
+	must(t, s.GiveBackFailures(ctx, []string{"acct:alice", "ip:1.2.3.4"}, 102, -1, now.Add(time.Hour)))
+	if n, err := s.SumCounters(ctx, []string{"acct:alice", "ip:1.2.3.4"}, 101); err != nil || n[0] != 0 || n[1] != 0 {
+		t.Fatalf("after GiveBackFailures %v %v, want 0 0", n, err)
+	}
+	// A key named twice counts twice (one upsert may not touch a row twice on PostgreSQL).
+	if n, err := s.AddFailures(ctx, []string{"acct:bob", "acct:bob"}, 102, 101, 1, now.Add(time.Hour)); err != nil || n[0] != 2 || n[1] != 2 {
+		t.Fatalf("repeated key %v %v, want 2 2", n, err)
+	}
 	must(t, s.Lock(ctx, "acct:alice", now.Add(time.Minute)))
 	locked, err := s.LockedKeys(ctx, []string{"acct:alice", "ip:1.2.3.4"}, now)
 	if err != nil || len(locked) != 1 || locked[0] != "acct:alice" {
