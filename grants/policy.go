@@ -44,7 +44,7 @@ type Policy struct {
 	GrantTypes []string
 	// UnstoredAccessTokens (tokens.store_access_tokens: false) puts the grant into access tokens.
 	UnstoredAccessTokens bool
-	Config     interface {
+	Config               interface {
 		fosite.ScopeStrategyProvider
 		fosite.AudienceStrategyProvider
 	}

@@ -229,7 +229,7 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	// Introspection: lingpai's tokens, then JWTs that an imported IdentityServer4 key signed; then
 	// the account behind a user's token must still be allowed (after the validators, whose
 	// session it reads).
-	var validator fosite.TokenIntrospector = is4jwt.Wrap(&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
+	validator := is4jwt.Wrap(&oauth2.CoreValidator{CoreStrategy: core, CoreStorage: store, Config: fc},
 		is4jwt.Options{Signer: d.keyring.Signer(), Store: store, Now: d.now})
 	var revoker fosite.RevocationHandler = &oauth2.TokenRevocationHandler{
 		TokenRevocationStorage: store, AccessTokenStrategy: core, RefreshTokenStrategy: core,
