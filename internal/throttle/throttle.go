@@ -49,6 +49,7 @@ type Regulator struct {
 	store Store
 	opts  Options
 	now   func() time.Time
+	gate  gate // in-process queue per account, in front of the database reservation
 }
 
 // New returns a regulator; now is injected so tests move time without sleeping.
@@ -56,7 +57,7 @@ func New(store Store, opts Options, now func() time.Time) *Regulator {
 	if now == nil {
 		now = time.Now
 	}
-	return &Regulator{store: store, opts: opts, now: now}
+	return &Regulator{store: store, opts: opts, now: now, gate: gate{}}
 }
 
 // Counter keys are a hash of the (already normalised) account or IP: fixed length whatever the
@@ -269,6 +270,13 @@ func (r *Regulator) Attempt(ctx context.Context, account, ip string, verify func
 		return false, err
 	}
 	deadline := time.Now().Add(busyWait)
+	if account != "" {
+		release, err := r.gate.acquire(ctx, accountKey(account), r.opts.MaxFailures, deadline)
+		if err != nil {
+			return false, err
+		}
+		defer release()
+	}
 	var res reservation
 	for {
 		var over []limit
