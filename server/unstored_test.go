@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/lingpai/lingpai/config"
 	"github.com/lingpai/lingpai/internal/testutil/lingpaitest"
@@ -52,6 +53,28 @@ func TestUnstoredAccessTokensRevocation(t *testing.T) {
 				t.Fatalf("successor after reuse: %d %s", r.Status, r.Raw)
 			}
 		}},
+		{"userinfo accepts the token until it is revoked", func(t *testing.T, u *unstored) {
+			r := u.s.Token("app", u.secret, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password"}, "scope": {"openid api"}})
+			if r.Status != http.StatusOK {
+				t.Fatalf("password: %d %s", r.Status, r.Raw)
+			}
+			at := r.Str("access_token")
+			userinfo := func() *lingpaitest.Response {
+				req, err := http.NewRequest(http.MethodGet, u.s.URL+"/connect/userinfo", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", "Bearer "+at)
+				return u.s.Do(req)
+			}
+			if r := userinfo(); r.Status != http.StatusOK || r.Str("sub") != u.userID {
+				t.Fatalf("userinfo: %d %s", r.Status, r.Raw)
+			}
+			u.revoke(at, "access_token")
+			if r := userinfo(); r.Status != http.StatusUnauthorized {
+				t.Fatalf("userinfo with a revoked token: %d %s", r.Status, r.Raw)
+			}
+		}},
 		{"disabling the user ends its access tokens, also once enabled again", func(t *testing.T, u *unstored) {
 			at, _ := u.password()
 			u.wantActive(at, true)
@@ -73,6 +96,9 @@ func TestUnstoredAccessTokensRevocation(t *testing.T) {
 				t.Fatal(err)
 			}
 			u.wantActive(at, false)
+			// A token issued in the second of a disable counts as issued before it (iat has
+			// seconds only): the next case's tokens are issued a second later.
+			time.Sleep(time.Second)
 		}},
 		{"another client's revocation revokes nothing", func(t *testing.T, u *unstored) {
 			at := u.cc()
@@ -86,7 +112,7 @@ func TestUnstoredAccessTokensRevocation(t *testing.T) {
 	for _, backend := range []string{"sqlite", "mysql", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
 			s := lingpaitest.Start(t, backend, func(c *config.Config) { c.Tokens.StoreAccessTokens = false })
-			secret := s.Client("app", []string{"client_credentials", "password", "refresh_token"}, []string{"api", "offline_access"})
+			secret := s.Client("app", []string{"client_credentials", "password", "refresh_token"}, []string{"openid", "api", "offline_access"})
 			user := s.User("alice", "alice-password")
 			u := &unstored{t: t, s: s, secret: secret, userID: user.ID}
 			for _, tc := range cases {
