@@ -1,0 +1,135 @@
+package jwtaccess
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/lingpai/lingpai/internal/session"
+)
+
+type fakeStore struct {
+	revoked bool
+	got     []any // the last revocation: jti, exp, grant
+}
+
+func (f *fakeStore) GetClient(_ context.Context, id string) (fosite.Client, error) {
+	if id != "app" {
+		return nil, fosite.ErrNotFound
+	}
+	return &fosite.DefaultClient{ID: id}, nil
+}
+
+func (f *fakeStore) AccessTokenRevoked(context.Context, string, string, string, time.Time) (bool, error) {
+	return f.revoked, nil
+}
+
+func (f *fakeStore) RevokeJWTAccessToken(_ context.Context, jti string, exp time.Time, grant string) error {
+	f.got = []any{jti, exp.Unix(), grant}
+	return nil
+}
+
+// next stands for the wrapped fosite handler: it records that it was asked.
+type next struct{ asked bool }
+
+func (n *next) IntrospectToken(context.Context, string, fosite.TokenUse, fosite.AccessRequester, []string) (fosite.TokenUse, error) {
+	n.asked = true
+	return "", fosite.ErrUnknownRequest
+}
+
+func (n *next) RevokeToken(context.Context, string, fosite.TokenType, fosite.Client) error {
+	n.asked = true
+	return nil
+}
+
+func TestIntrospectorAndRevoker(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return key, nil }}
+	ctx := context.Background()
+	now := time.Now()
+	sign := func(claims jwt.MapClaims) string {
+		tok, _, err := signer.Generate(ctx, claims, &jwt.Headers{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	base := func(extra jwt.MapClaims) jwt.MapClaims {
+		c := jwt.MapClaims{"jti": "j1", "sub": "alice", "client_id": "app", "scope": "api openid", "aud": []string{"https://api"},
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), session.ClaimGrantID: "g1", session.ClaimGrantType: "password", "amr": []string{"pwd"}}
+		for k, v := range extra {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+		return c
+	}
+	tests := []struct {
+		name      string
+		token     string
+		revoked   bool
+		wantInner bool
+		wantErr   error
+	}{
+		{"an opaque token goes to fosite", "ory_at_abc.def", false, true, nil},
+		{"a JWT without a grant (stored before the switch) goes to fosite", sign(base(jwt.MapClaims{session.ClaimGrantID: nil})), false, true, nil},
+		{"an expired JWT goes to fosite (no row: inactive)", sign(base(jwt.MapClaims{"exp": now.Add(-time.Minute).Unix()})), false, true, nil},
+		{"a live, unrevoked JWT is active", sign(base(nil)), false, false, nil},
+		{"a revoked JWT is inactive", sign(base(nil)), true, false, fosite.ErrInactiveToken},
+		{"a deleted client's JWT is inactive", sign(base(jwt.MapClaims{"client_id": "gone"})), false, false, fosite.ErrInactiveToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st, in := &fakeStore{revoked: tc.revoked}, &next{}
+			ar := fosite.NewAccessRequest(session.New())
+			use, err := Introspector(in, Options{Signer: signer, Store: st}).IntrospectToken(ctx, tc.token, fosite.AccessToken, ar, nil)
+			if in.asked != tc.wantInner {
+				t.Fatalf("wrapped handler asked = %v, want %v", in.asked, tc.wantInner)
+			}
+			if tc.wantInner {
+				return
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr != nil {
+				return
+			}
+			sess := ar.GetSession().(*session.Session)
+			if use != fosite.AccessToken || ar.GetID() != "g1" || sess.GetSubject() != "alice" || sess.GrantType != "password" ||
+				ar.GetClient().GetID() != "app" || !ar.GetGrantedScopes().Has("openid") || ar.GetGrantedAudience()[0] != "https://api" {
+				t.Fatalf("request %+v, session %+v", ar, sess)
+			}
+			if _, ok := sess.GetExtraClaims()[session.ClaimGrantID]; ok || sess.GetExtraClaims()["amr"] == nil {
+				t.Fatalf("extra claims %v: want amr, not the grant", sess.GetExtraClaims())
+			}
+		})
+	}
+
+	t.Run("revocation", func(t *testing.T) {
+		tok := sign(base(nil))
+		st, in := &fakeStore{}, &next{}
+		r := Revoker(in, Options{Signer: signer, Store: st})
+		if err := r.RevokeToken(ctx, tok, fosite.AccessToken, &fosite.DefaultClient{ID: "other"}); !errors.Is(err, fosite.ErrUnauthorizedClient) || st.got != nil {
+			t.Fatalf("another client: %v, revoked %v", err, st.got)
+		}
+		if err := r.RevokeToken(ctx, tok, fosite.AccessToken, &fosite.DefaultClient{ID: "app"}); err != nil || st.got == nil ||
+			st.got[0] != "j1" || st.got[1] != now.Add(time.Hour).Unix() || st.got[2] != "g1" {
+			t.Fatalf("own token: %v, revoked %v", err, st.got)
+		}
+		if err := r.RevokeToken(ctx, "ory_rt_x.y", fosite.RefreshToken, &fosite.DefaultClient{ID: "app"}); err != nil || !in.asked {
+			t.Fatalf("a refresh token goes to fosite: %v, asked %v", err, in.asked)
+		}
+	})
+}
