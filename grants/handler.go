@@ -93,13 +93,32 @@ func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 		return fosite.ErrServerError.WithDebugf("session type %T", ar.GetSession())
 	}
 	ApplyIdentity(sess, h.Grant.Type(), id, ar.GetGrantedScopes())
-	cfg := h.Issuer.Config
 	now := time.Now().UTC()
-	sess.SetExpiresAt(fosite.AccessToken, now.Add(cfg.GetAccessTokenLifespan(ctx)).Round(time.Second))
-	if rt := cfg.GetRefreshTokenLifespan(ctx); rt > -1 {
+	sess.SetExpiresAt(fosite.AccessToken, now.Add(h.Issuer.lifespan(ctx, ar, fosite.AccessToken)).Round(time.Second))
+	if rt := h.Issuer.lifespan(ctx, ar, fosite.RefreshToken); rt > -1 {
 		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rt).Round(time.Second))
 	}
 	return nil
+}
+
+// lifespan is the client's own lifetime for a token type (an imported IS4 client's
+// AccessTokenLifetime, say) or the server's: fosite applies per-client lifetimes only in its
+// built-in grants, so the custom ones ask here.
+func (t *TokenIssuer) lifespan(ctx context.Context, ar fosite.AccessRequester, tt fosite.TokenType) time.Duration {
+	var fallback time.Duration
+	switch tt {
+	case fosite.AccessToken:
+		fallback = t.Config.GetAccessTokenLifespan(ctx)
+	case fosite.RefreshToken:
+		fallback = t.Config.GetRefreshTokenLifespan(ctx)
+	case fosite.IDToken:
+		fallback = t.Config.GetIDTokenLifespan(ctx)
+	}
+	var gt fosite.GrantType
+	if g := ar.GetGrantTypes(); len(g) == 1 {
+		gt = fosite.GrantType(g[0])
+	}
+	return fosite.GetEffectiveLifespan(ar.GetClient(), gt, tt, fallback)
 }
 
 func (h *Handler) scrub(ar fosite.AccessRequester) {
@@ -149,7 +168,7 @@ func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.A
 // Issue writes access, refresh and id tokens for ar into resp, storing them through fosite storage.
 func (t *TokenIssuer) Issue(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
 	helper := &oauth2.HandleHelper{AccessTokenStrategy: t.AccessTokenStrategy, AccessTokenStorage: t.Storage, Config: t.Config}
-	atSig, err := helper.IssueAccessToken(ctx, t.Config.GetAccessTokenLifespan(ctx), ar, resp)
+	atSig, err := helper.IssueAccessToken(ctx, t.lifespan(ctx, ar, fosite.AccessToken), ar, resp)
 	if err != nil {
 		return err
 	}
@@ -182,5 +201,5 @@ func (t *TokenIssuer) IssueIDToken(ctx context.Context, ar fosite.AccessRequeste
 	if claims.AuthTime.IsZero() {
 		claims.AuthTime = time.Now().UTC()
 	}
-	return helper.IssueExplicitIDToken(ctx, t.Config.GetIDTokenLifespan(ctx), ar, resp)
+	return helper.IssueExplicitIDToken(ctx, t.lifespan(ctx, ar, fosite.IDToken), ar, resp)
 }
