@@ -33,6 +33,8 @@ type TokenIssuer struct {
 	}
 	IDTokenStrategy openid.OpenIDConnectTokenStrategy
 	Config          Config
+	// Claims are the scopes' claim sets (standard when nil).
+	Claims *ScopeClaims
 }
 
 // Handler adapts a Grant to fosite's TokenEndpointHandler.
@@ -92,7 +94,11 @@ func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 	if !ok {
 		return fosite.ErrServerError.WithDebugf("session type %T", ar.GetSession())
 	}
-	ApplyIdentity(sess, h.Grant.Type(), id, ar.GetGrantedScopes())
+	sets, err := h.Issuer.Claims.Sets(ctx)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	ApplyIdentity(sess, h.Grant.Type(), id, ar.GetGrantedScopes(), sets)
 	now := time.Now().UTC()
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(h.Issuer.lifespan(ctx, ar, fosite.AccessToken)).Round(time.Second))
 	if rt := h.Issuer.lifespan(ctx, ar, fosite.RefreshToken); rt > -1 {
@@ -134,15 +140,15 @@ func (h *Handler) scrub(ar fosite.AccessRequester) {
 }
 
 // ApplyIdentity writes an identity into the session: subject, the claims the granted scopes
-// release (ClaimsForScopes) for both tokens, amr. Policy has granted the scopes by then.
-func ApplyIdentity(sess *session.Session, grantType string, id Identity, granted fosite.Arguments) {
+// release (sets.Release) for both tokens, amr. Policy has granted the scopes by then.
+func ApplyIdentity(sess *session.Session, grantType string, id Identity, granted fosite.Arguments, sets ClaimSets) {
 	sess.SetSubject(id.Subject)
 	sess.GrantType, sess.IdentityRef = grantType, id.Ref
 	claims := sess.IDTokenClaims()
 	if claims.Extra == nil {
 		claims.Extra = map[string]interface{}{}
 	}
-	for k, v := range ClaimsForScopes(id.Claims, granted) {
+	for k, v := range sets.Release(id.Claims, granted) {
 		claims.Extra[k] = v
 		sess.JWTClaims.Extra[k] = v
 	}
