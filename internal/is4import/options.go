@@ -15,8 +15,9 @@ import (
 )
 
 // Kinds in the order they are imported: clients before the grants that name them, users before
-// the consents and refresh tokens that name them.
-var Kinds = []string{"resources", "clients", "users", "grants", "consents"}
+// the consents and refresh tokens that name them. identity-resources (claim sets) come with
+// resources.
+var Kinds = []string{"resources", "identity-resources", "clients", "users", "grants", "consents"}
 
 // Options mirror the `lingpai import identityserver4` flags.
 type Options struct {
@@ -63,7 +64,9 @@ type WeChatProvider struct {
 // IsUnionID reports whether the provider's keys are unionids.
 func (w WeChatProvider) IsUnionID() bool { return w.Kind == "oauth" || w.Kind == "unionid" }
 
-func (o *Options) wants(kind string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, kind) }
+func (o *Options) wants(kind string) bool {
+	return len(o.Only) == 0 || slices.Contains(o.Only, kind) || (kind == "identity-resources" && slices.Contains(o.Only, "resources"))
+}
 
 func (o *Options) validate() error {
 	for _, k := range o.Only {
