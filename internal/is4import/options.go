@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v3"
 )
 
 // Kinds in the order they are imported: clients before the grants that name them, users before
@@ -42,6 +44,7 @@ type Options struct {
 	SigningKeyFile, SigningKeyPasswordFile string
 	SigningKeyKID                          string
 	SigningKeyActive                       bool
+	signingKey                             *jose.JSONWebKey // SigningKey parsed by validate, before anything is written
 	// PhoneRegion reads phone numbers without a country code (sms.default_region).
 	PhoneRegion string
 	// Issuer is lingpai's issuer, for the <issuer>/resources audience.
@@ -98,6 +101,18 @@ func (o *Options) validate() error {
 			return fmt.Errorf("is4import: --signing-key-password-file: %w", err)
 		}
 		o.SigningKeyPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	if len(o.SigningKey) > 0 {
+		// Parsed up front: a wrong password or an unreadable file stops the run before any kind
+		// is written, with the file named.
+		jwk, err := ParseSigningKey(o.SigningKey, o.SigningKeyPassword, o.SigningKeyKID)
+		if err != nil {
+			if o.SigningKeyFile != "" {
+				return fmt.Errorf("--signing-key %s: %w", o.SigningKeyFile, err)
+			}
+			return err
+		}
+		o.signingKey = jwk
 	}
 	if o.PhoneRegion == "" {
 		o.PhoneRegion = "CN"
