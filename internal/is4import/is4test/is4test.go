@@ -28,7 +28,7 @@ import (
 	"github.com/lingpai/lingpai/storage/storagetest"
 )
 
-//go:embed testdata/*.sql
+//go:embed testdata/*.sql testdata/*.tmpl
 var schemas embed.FS
 
 // Official ASP.NET Core Identity vectors for the password "my password"
