@@ -13,7 +13,8 @@ import (
 // ClaimSets maps a scope to the user claims granting it releases: OIDC Core 5.4's standard
 // scopes, plus stored sets (IdentityServer4's identity resources, such as an "employee" scope
 // releasing employee_id and department). It is the one table every grant, the browser flow and
-// userinfo filter claims through.
+// userinfo filter claims through. The empty scope, which is never granted, holds the claims of
+// disabled sets: they are withheld rather than released as claims no scope governs.
 type ClaimSets map[string][]string
 
 // standardClaimSets are OIDC Core 5.4's scopes (plus lingpai's groups, released with profile).
@@ -46,7 +47,9 @@ func (cs ClaimSets) With(extra map[string][]string) ClaimSets {
 }
 
 // Scopes lists the scopes that release claims, sorted.
-func (cs ClaimSets) Scopes() []string { return slices.Sorted(maps.Keys(cs)) }
+func (cs ClaimSets) Scopes() []string {
+	return slices.DeleteFunc(slices.Sorted(maps.Keys(cs)), func(s string) bool { return s == "" })
+}
 
 // Release keeps the claims the granted scopes allow (OIDC Core 5.4): a claim some scope releases
 // only when one such scope was granted. A claim no scope governs (one a custom grant adds for its
@@ -54,7 +57,7 @@ func (cs ClaimSets) Scopes() []string { return slices.Sorted(maps.Keys(cs)) }
 func (cs ClaimSets) Release(claims map[string]any, scopes fosite.Arguments) map[string]any {
 	governed := map[string]bool{} // claim -> released by a granted scope
 	for scope, names := range cs {
-		granted := scopes.Has(scope)
+		granted := scope != "" && scopes.Has(scope)
 		for _, n := range names {
 			governed[n] = governed[n] || granted
 		}

@@ -55,9 +55,10 @@ func TestClaimSetsRelease(t *testing.T) {
 	sets := StandardClaimSets().With(map[string][]string{
 		"employee": {"employee_id", "department", "email"},
 		"profile":  {"role"},
+		"":         {"badge_no"}, // a disabled set: withheld
 	})
 	claims := map[string]any{"employee_id": "E7", "department": "R&D", "email": "ann@example.com", "role": "admin",
-		"name": "Ann", "tenant": "t1"}
+		"name": "Ann", "tenant": "t1", "badge_no": "B7"}
 	cases := []struct {
 		scopes string
 		want   []string
@@ -75,6 +76,9 @@ func TestClaimSetsRelease(t *testing.T) {
 				t.Errorf("released %v, want %v", got, tc.want)
 			}
 		})
+	}
+	if got := sets.Scopes(); slices.Contains(got, "") || !slices.Contains(got, "employee") {
+		t.Fatalf("Scopes() %v", got)
 	}
 	if std := StandardClaimSets(); slices.Contains(std["profile"], "role") {
 		t.Fatal("With changed the standard sets")

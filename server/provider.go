@@ -257,7 +257,8 @@ func (s refreshStore) CreateRefreshTokenSession(ctx context.Context, signature, 
 	return s.Store.CreateRefreshTokenSession(ctx, signature, accessSignature, grants.KeepRefreshScope(req))
 }
 
-// storedClaimSets reads the enabled stored claim sets (imported identity resources).
+// storedClaimSets reads the stored claim sets (imported identity resources); a disabled set's
+// claims go under the empty scope, which is never granted (grants.ClaimSets).
 func storedClaimSets(store *storage.Store) func(context.Context) (map[string][]string, error) {
 	return func(ctx context.Context) (map[string][]string, error) {
 		list, err := store.ClaimSets(ctx)
@@ -268,6 +269,8 @@ func storedClaimSets(store *storage.Store) func(context.Context) (map[string][]s
 		for _, cs := range list {
 			if cs.Enabled {
 				out[cs.Scope] = cs.Claims
+			} else {
+				out[""] = append(out[""], cs.Claims...)
 			}
 		}
 		return out, nil

@@ -47,11 +47,12 @@ func seedMobile(t *testing.T, src *is4test.Source) {
 	t.Helper()
 	src.AddIdentityResource(t, "employee", true, "employee_id", "department")
 	src.AddIdentityResource(t, "email", true, "email", "email_verified") // the standard set: nothing to add
+	src.AddIdentityResource(t, "badge", false, "badge_no")              // disabled at IS4: never released
 	src.AddClient(t, is4test.Client{ClientID: "mobile", Enabled: true, RequireSecret: true, AllowOffline: true,
 		AccessTokenLife: 600, IDTokenLife: 900, GrantTypes: []string{"sms", "wechat"}, Scopes: []string{"openid", "profile", "employee"},
 		Secrets: []is4test.Secret{{Type: "SharedSecret", Value: is4test.Sha256("mobile-secret")}}})
 	src.AddUser(t, is4test.User{ID: grace, UserName: "grace", Phone: "137 0013 7000", PhoneConfirmed: true,
-		Claims: [][2]string{{"employee_id", "E-1024"}, {"department", "R&D"}}, Logins: [][2]string{{"Weixin", "UNIONID-GRACE"}}})
+		Claims: [][2]string{{"employee_id", "E-1024"}, {"department", "R&D"}, {"badge_no", "B-7"}}, Logins: [][2]string{{"Weixin", "UNIONID-GRACE"}}})
 }
 
 // TestCustomGrantsAfterImport signs in by SMS and by WeChat with an imported client and user:
@@ -72,7 +73,7 @@ func TestCustomGrantsAfterImport(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Seed's openid and profile (no claims) and email are lingpai's built-in sets.
-			check(t, rep, map[string]counts{"identity-resources": {4, 1, 0, 3}})
+			check(t, rep, map[string]counts{"identity-resources": {5, 2, 0, 3}})
 
 			smsToken := func(scope string) *lingpaitest.Response {
 				t.Helper()
@@ -98,7 +99,7 @@ func TestCustomGrantsAfterImport(t *testing.T) {
 				if life := id["exp"].(float64) - id["iat"].(float64); life < 899 || life > 901 {
 					t.Errorf("%s: id_token exp-iat %v, want the client's IdentityTokenLifetime 900", name, life)
 				}
-				if id["sub"] != grace || id["employee_id"] != "E-1024" || id["department"] != "R&D" {
+				if id["sub"] != grace || id["employee_id"] != "E-1024" || id["department"] != "R&D" || id["badge_no"] != nil || at["badge_no"] != nil {
 					t.Errorf("%s: id_token %v, want grace's employee_id and department", name, id)
 				}
 				req, _ := http.NewRequest(http.MethodGet, s.URL+"/connect/userinfo", nil)
@@ -128,7 +129,7 @@ func TestCustomGrantsAfterImport(t *testing.T) {
 			disc := s.Do(mustGet(t, s.URL+"/.well-known/openid-configuration"))
 			scopes, _ := disc.Body["scopes_supported"].([]any)
 			claims, _ := disc.Body["claims_supported"].([]any)
-			if !slices.Contains(scopes, any("employee")) || !slices.Contains(claims, any("employee_id")) {
+			if !slices.Contains(scopes, any("employee")) || !slices.Contains(claims, any("employee_id")) || slices.Contains(scopes, any("badge")) || slices.Contains(scopes, any("")) {
 				t.Errorf("discovery: scopes %v claims %v", scopes, claims)
 			}
 		})

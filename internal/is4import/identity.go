@@ -109,7 +109,7 @@ func (im *importer) saveClaimSets(ctx context.Context, kr *KindReport, list []*i
 			}
 		}
 		if !r.enabled {
-			kr.note(r.name, "disabled at the source: imported disabled (its scope releases nothing)")
+			kr.note(r.name, "disabled at the source: imported disabled (not offered; its claims are withheld)")
 		}
 		row := &storage.ClaimSet{Scope: r.name, DisplayName: r.displayName, Claims: claims, Enabled: r.enabled, Origin: Origin}
 		if err := im.store.SaveClaimSet(ctx, row); err != nil {
