@@ -47,7 +47,7 @@ func seedMobile(t *testing.T, src *is4test.Source) {
 	t.Helper()
 	src.AddIdentityResource(t, "employee", true, "employee_id", "department")
 	src.AddIdentityResource(t, "email", true, "email", "email_verified") // the standard set: nothing to add
-	src.AddIdentityResource(t, "badge", false, "badge_no")              // disabled at IS4: never released
+	src.AddIdentityResource(t, "badge", false, "badge_no")               // disabled at IS4: never released
 	src.AddClient(t, is4test.Client{ClientID: "mobile", Enabled: true, RequireSecret: true, AllowOffline: true,
 		AccessTokenLife: 600, IDTokenLife: 900, GrantTypes: []string{"sms", "wechat"}, Scopes: []string{"openid", "profile", "employee"},
 		Secrets: []is4test.Secret{{Type: "SharedSecret", Value: is4test.Sha256("mobile-secret")}}})
