@@ -74,7 +74,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	for _, rt := range b.routes {
 		r.Handle(rt.path, rt.h)
 	}
-	meta := &handlers.Discovery{Document: discovery(cfg, d.issuer)}
+	meta := &handlers.Discovery{Document: discovery(cfg, d.issuer), ClaimSets: d.claimSets.Sets}
 	r.Handle("/.well-known/openid-configuration", publicCORS(meta)).Methods(http.MethodGet, http.MethodOptions)
 	r.Handle("/.well-known/oauth-authorization-server", publicCORS(meta)).Methods(http.MethodGet, http.MethodOptions) // RFC 8414: the same document
 	r.Handle("/.well-known/openid-configuration/jwks", publicCORS(&handlers.JWKS{Keys: d.keyring.PublicKeys, MaxAge: cfg.Server.CacheTTL})).Methods(http.MethodGet, http.MethodOptions)
