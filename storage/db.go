@@ -52,6 +52,7 @@ type Store struct {
 	// clientHooks run after a client changes (OnClientChange); set at start-up only.
 	clientHooks []func(id string)
 	now         func() time.Time
+	retries     retryCounts // whole-transaction reruns (retry.go), for the metrics
 }
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).

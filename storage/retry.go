@@ -5,8 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
+
+// retryCounts counts, per Store, how often a conflict made Transaction run a closure again and
+// how often the conflicts outlived the retries (answered 503): on a multi-primary cluster these
+// are the certification failures an operator watches (lingpai_db_tx_retries_total).
+type retryCounts struct {
+	retried atomic.Uint64
+	gaveUp  atomic.Uint64
+}
+
+// TxRetries reports how many times this store ran a transaction closure again after a conflict
+// (deadlock, lock wait timeout, write conflict, Galera certification failure) and how many
+// transactions still conflicted when the retries ran out.
+func (s *Store) TxRetries() (retried, gaveUp uint64) {
+	return s.retries.retried.Load(), s.retries.gaveUp.Load()
+}
 
 // retryPolicy bounds how often and how long a transaction closure is run again after a
 // deadlock, lock timeout, write conflict or (Galera) certification failure.
@@ -55,13 +71,16 @@ func (s *Store) transaction(ctx context.Context, p retryPolicy, fn func(ctx cont
 			return unavailable(err)
 		}
 		if attempt >= p.attempts {
+			s.retries.gaveUp.Add(1)
 			return fmt.Errorf("storage: transaction still conflicting after %d attempts: %w", attempt, err)
 		}
 		// A retry must not take a request past the query timeout: a database that stays busy
 		// (a SQLite file locked by another process) is answered, not waited for.
 		if errors.Is(err, context.DeadlineExceeded) || time.Since(start) > s.opts.QueryTimeout {
+			s.retries.gaveUp.Add(1)
 			return fmt.Errorf("storage: transaction: %w", err)
 		}
+		s.retries.retried.Add(1)
 		select {
 		case <-time.After(p.backoff(attempt)):
 		case <-ctx.Done():
