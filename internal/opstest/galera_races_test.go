@@ -46,7 +46,7 @@ func (p pair) race(clientID, secret string, form url.Values) [2]*lingpaitest.Res
 
 // oneWinner checks that exactly one answer is 200 and the other 400 invalid_grant; it returns the
 // index of the winner.
-func oneWinner(t *testing.T, round int, got [2]*lingpaitest.Response, outcomes map[string]int) int {
+func (p pair) oneWinner(t *testing.T, round int, got [2]*lingpaitest.Response, outcomes map[string]int) int {
 	t.Helper()
 	winner, winners := -1, 0
 	for i, r := range got {
@@ -56,13 +56,24 @@ func oneWinner(t *testing.T, round int, got [2]*lingpaitest.Response, outcomes m
 			winner = i
 			winners++
 		case r.Status != 400 || r.Str("error") != "invalid_grant":
-			t.Errorf("round %d: loser answered %d %s; want 400 invalid_grant", round, r.Status, r.Raw)
+			t.Errorf("round %d: loser answered %d %s; want 400 invalid_grant; its replica logged:\n%s", round, r.Status, r.Raw, errorLines(p[i]))
 		}
 	}
 	if winners != 1 {
 		t.Fatalf("round %d: %d replicas answered 200; want exactly 1 (%s / %s)", round, winners, got[0].Raw, got[1].Raw)
 	}
 	return winner
+}
+
+// errorLines are the error-level lines of a replica's log (for a failure message).
+func errorLines(s *lingpaitest.Server) string {
+	var out []string
+	for _, line := range strings.Split(s.Logs.String(), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -147,7 +158,7 @@ func testCodeRace(t *testing.T, p pair, alice string) {
 		code := br.code("web")
 		form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {galeraRedirect}}
 		got := p.race("web", secret, form)
-		w := oneWinner(t, round, got, outcomes)
+		w := p.oneWinner(t, round, got, outcomes)
 		access, refresh := got[w].Str("access_token"), got[w].Str("refresh_token")
 		if access == "" || refresh == "" {
 			t.Fatalf("round %d: winner's answer lacks tokens: %s", round, got[w].Raw)
@@ -176,14 +187,13 @@ func testCodeRace(t *testing.T, p pair, alice string) {
 func testSMSCodeRace(t *testing.T, r *smsPair) {
 	outcomes := map[string]int{}
 	for round := range galeraRounds {
-		r.clock.Add(time.Minute) // past sms.resend_interval
-		phone := "+8613800138000"
-		if a := r.ask(0, phone, ""); a.Status != 200 {
+		r.clock.Add(24 * time.Hour) // a fresh day: the send limits of lily's phone start over
+		if a := r.ask(round%2, lilyPhone, ""); a.Status != 200 {
 			t.Fatalf("round %d: code request: %d %s", round, a.Status, a.Raw)
 		}
-		code := r.hook.Last(phone)
-		got := r.p.race("app", r.secret, url.Values{"grant_type": {"sms"}, "phone": {phone}, "sms": {code}})
-		w := oneWinner(t, round, got, outcomes)
+		code := r.hook.Last(lilyPhone)
+		got := r.p.race("smsapp", r.secret, url.Values{"grant_type": {"sms"}, "phone": {lilyPhone}, "sms": {code}})
+		w := r.p.oneWinner(t, round, got, outcomes)
 		if got[w].Str("access_token") == "" {
 			t.Fatalf("round %d: winner's answer lacks a token: %s", round, got[w].Raw)
 		}
@@ -205,7 +215,7 @@ func testLegacyRace(t *testing.T, p pair, secret, subject string) {
 			t.Fatal(err)
 		}
 		got := p.race("app", secret, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {handle}})
-		w := oneWinner(t, round, got, outcomes)
+		w := p.oneWinner(t, round, got, outcomes)
 		if got[w].Str("refresh_token") == "" {
 			t.Fatalf("round %d: winner's answer lacks lingpai's refresh token: %s", round, got[w].Raw)
 		}
