@@ -159,7 +159,12 @@ func TestGaleraReplicas(t *testing.T) {
 				t.Errorf("%d wrong passwords answered %s", n, k)
 			}
 		}
-		t.Logf("40 parallel wrong passwords over 2 nodes: %s", summary(outcomes))
+		var retried, gaveUp uint64
+		for _, s := range replicas {
+			r, g := s.Store.TxRetries()
+			retried, gaveUp = retried+r, gaveUp+g
+		}
+		t.Logf("40 parallel wrong passwords over 2 nodes: %s (replicas' transactions so far: %d retried, %d out of retries)", summary(outcomes), retried, gaveUp)
 	})
 
 	t.Run("node loss: 503 and /readyz failing on its replica, others serve", func(t *testing.T) {
