@@ -193,7 +193,7 @@ func (s *Store) Commit(ctx context.Context) error {
 		return errors.New("storage: commit without transaction")
 	}
 	defer st.cancel()
-	err := st.tx.Commit().Error
+	err := s.commitTx(st.tx)
 	if err == nil {
 		return nil
 	}

@@ -113,7 +113,7 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context) error) e
 	if err := fn(context.WithValue(ctx, txKey{}, &txState{tx: tx, cancel: func() {}})); err != nil {
 		return err
 	}
-	if err := tx.Commit().Error; err != nil {
+	if err := s.commitTx(tx); err != nil {
 		return err
 	}
 	committed = true
