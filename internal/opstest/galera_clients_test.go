@@ -42,6 +42,7 @@ func testClientChanges(t *testing.T, p pair, ttl time.Duration) {
 	const slack = 150 * time.Millisecond
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // one client each; the cases only wait, so they wait together
 			id := fmt.Sprintf("svc-%d", i)
 			old := p[0].Client(id, []string{"client_credentials", "refresh_token"}, []string{"api1"})
 			newSecret, err := hashing.GenerateSecret()
