@@ -76,6 +76,7 @@ func (b *builder) parts(ctx context.Context, cfg *config.Config, store *storage.
 		return nil, err
 	}
 	d.metrics = metrics.New(sqlDB)
+	d.metrics.WatchTxRetries(store)
 	return d, nil
 }
 

@@ -26,7 +26,7 @@ func (s *Store) LockedKeys(ctx context.Context, keys []string, now time.Time) ([
 // fail, so concurrent attempts, on any replica, each see a distinct count.
 func (s *Store) AddFailures(ctx context.Context, keys []string, bucket, first int64, delta int, expires time.Time) ([]int, error) {
 	totals := make([]int, len(keys))
-	err := s.Transaction(ctx, func(ctx context.Context) error {
+	err := s.transaction(ctx, counterRetry, func(ctx context.Context) error {
 		for i, key := range keys {
 			row := ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: delta, ExpiresAt: expires.UTC()}
 			if err := s.db(ctx).Clauses(clause.OnConflict{
@@ -74,7 +74,7 @@ func (s *Store) SumCounters(ctx context.Context, keys []string, first int64) ([]
 
 // Lock locks key until until (extending, never shortening, an existing lock).
 func (s *Store) Lock(ctx context.Context, key string, until time.Time) error {
-	err := s.Transaction(ctx, func(ctx context.Context) error {
+	err := s.transaction(ctx, counterRetry, func(ctx context.Context) error {
 		row := ThrottleLock{SubjectKey: key, LockedUntil: until.UTC()}
 		return s.db(ctx).Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "subject_key"}},
