@@ -151,29 +151,27 @@ func (e *env) clientCreateCommand() *cobra.Command {
 			if cl.Name == "" {
 				cl.Name = cl.ID
 			}
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := checkClient(cfg, cl); err != nil {
-				return err
-			}
-			generated := ""
-			if !cl.Public {
-				if generated, err = e.setSecret(cl, secretSource{"secret", secret, secretStdin}); err != nil {
+			return e.inStore(func(cfg *config.Config, st *storage.Store) error {
+				if err := checkClient(cfg, cl); err != nil {
 					return err
 				}
-			}
-			if err := st.CreateClient(e.ctx, cl); err != nil {
-				if errors.Is(err, storage.ErrClientExists) {
-					return fmt.Errorf("client %q already exists", id)
+				generated := ""
+				if !cl.Public {
+					var err error
+					if generated, err = e.setSecret(cl, secretSource{"secret", secret, secretStdin}); err != nil {
+						return err
+					}
 				}
-				return err
-			}
-			fmt.Fprintf(e.stdout, "client_id=%s\n", cl.ID)
-			e.printGenerated(generated)
-			return nil
+				if err := st.CreateClient(e.ctx, cl); err != nil {
+					if errors.Is(err, storage.ErrClientExists) {
+						return fmt.Errorf("client %q already exists", id)
+					}
+					return err
+				}
+				fmt.Fprintf(e.stdout, "client_id=%s\n", cl.ID)
+				e.printGenerated(generated)
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&id, "id", "", "client id (required)")
@@ -252,28 +250,25 @@ func (e *env) clientListCommand() *cobra.Command {
 		Short: "List clients",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			list, err := st.ListClients(e.ctx)
-			if err != nil {
-				return err
-			}
-			views := make([]clientView, 0, len(list))
-			for i := range list {
-				views = append(views, viewClient(&list[i]))
-			}
-			if out.json() {
-				return writeJSON(e.stdout, views)
-			}
-			tw := newTable(e.stdout)
-			fmt.Fprintln(tw, "ID\tNAME\tPUBLIC\tGRANT TYPES\tSCOPES")
-			for _, c := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", c.ID, c.Name, c.Public, join(c.GrantTypes), join(c.Scopes))
-			}
-			return tw.Flush()
+			return e.inStore(func(_ *config.Config, st *storage.Store) error {
+				list, err := st.ListClients(e.ctx)
+				if err != nil {
+					return err
+				}
+				views := make([]clientView, 0, len(list))
+				for i := range list {
+					views = append(views, viewClient(&list[i]))
+				}
+				if out.json() {
+					return writeJSON(e.stdout, views)
+				}
+				tw := newTable(e.stdout)
+				fmt.Fprintln(tw, "ID\tNAME\tPUBLIC\tGRANT TYPES\tSCOPES")
+				for _, c := range views {
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", c.ID, c.Name, c.Public, join(c.GrantTypes), join(c.Scopes))
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	out.register(c)
@@ -296,23 +291,20 @@ func (e *env) clientShowCommand() *cobra.Command {
 		Short: "Show one client",
 		Args:  exactArgs(1, "client ID"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			_, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			cl, err := e.loadClient(st, args[0])
-			if err != nil {
-				return err
-			}
-			v := viewClient(cl)
-			if out.json() {
-				return writeJSON(e.stdout, v)
-			}
-			fmt.Fprintf(e.stdout, "id: %s\nname: %s\npublic: %v\nsecret: %s\ngrant_types: %s\nscopes: %s\nredirect_uris: %s\npost_logout_redirect_uris: %s\naudience: %s\nrequire_pkce: %v\nskip_consent: %v\ntrust_wechat_openid: %v\ncan_introspect: %v\ncreated_at: %s\nupdated_at: %s\n",
-				v.ID, v.Name, v.Public, v.Secret, join(v.GrantTypes), join(v.Scopes), join(v.RedirectURIs), join(v.PostLogoutRedirectURIs),
-				join(v.Audience), v.RequirePKCE, v.SkipConsent, v.TrustWeChatOpenID, v.CanIntrospect, v.CreatedAt.Format(time.RFC3339), v.UpdatedAt.Format(time.RFC3339))
-			return nil
+			return e.inStore(func(_ *config.Config, st *storage.Store) error {
+				cl, err := e.loadClient(st, args[0])
+				if err != nil {
+					return err
+				}
+				v := viewClient(cl)
+				if out.json() {
+					return writeJSON(e.stdout, v)
+				}
+				fmt.Fprintf(e.stdout, "id: %s\nname: %s\npublic: %v\nsecret: %s\ngrant_types: %s\nscopes: %s\nredirect_uris: %s\npost_logout_redirect_uris: %s\naudience: %s\nrequire_pkce: %v\nskip_consent: %v\ntrust_wechat_openid: %v\ncan_introspect: %v\ncreated_at: %s\nupdated_at: %s\n",
+					v.ID, v.Name, v.Public, v.Secret, join(v.GrantTypes), join(v.Scopes), join(v.RedirectURIs), join(v.PostLogoutRedirectURIs),
+					join(v.Audience), v.RequirePKCE, v.SkipConsent, v.TrustWeChatOpenID, v.CanIntrospect, v.CreatedAt.Format(time.RFC3339), v.UpdatedAt.Format(time.RFC3339))
+				return nil
+			})
 		},
 	}
 	out.register(c)
@@ -329,36 +321,33 @@ func (e *env) clientUpdateCommand() *cobra.Command {
 			if cmd.Flags().NFlag() == 0 || cmd.Flags().NFlag() == 1 && cmd.Flags().Changed("config") {
 				return usageError("client update: nothing to change (give at least one flag)")
 			}
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			cl, err := e.loadClient(st, args[0])
-			if err != nil {
-				return err
-			}
-			wasPublic := cl.Public
-			f.apply(cmd, cl)
-			if err := checkClient(cfg, cl); err != nil {
-				return err
-			}
-			generated := ""
-			switch {
-			case cl.Public:
-				cl.SecretHash = nil
-			case wasPublic:
-				// A public client made confidential needs a secret before it can authenticate.
-				if generated, err = e.setSecret(cl, secretSource{flagName: "secret"}); err != nil {
+			return e.inStore(func(cfg *config.Config, st *storage.Store) error {
+				cl, err := e.loadClient(st, args[0])
+				if err != nil {
 					return err
 				}
-			}
-			if err := st.UpdateClient(e.ctx, cl); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "updated client %s\n", cl.ID)
-			e.printGenerated(generated)
-			return nil
+				wasPublic := cl.Public
+				f.apply(cmd, cl)
+				if err := checkClient(cfg, cl); err != nil {
+					return err
+				}
+				generated := ""
+				switch {
+				case cl.Public:
+					cl.SecretHash = nil
+				case wasPublic:
+					// A public client made confidential needs a secret before it can authenticate.
+					if generated, err = e.setSecret(cl, secretSource{flagName: "secret"}); err != nil {
+						return err
+					}
+				}
+				if err := st.UpdateClient(e.ctx, cl); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "updated client %s\n", cl.ID)
+				e.printGenerated(generated)
+				return nil
+			})
 		},
 	}
 	f.register(c)
@@ -376,28 +365,25 @@ server.cache_ttl on replicas that cached the client), so deploy the new one to t
 when it can hold two, or accept a short outage.`,
 		Args: exactArgs(1, "client ID"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			_, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			cl, err := e.loadClient(st, args[0])
-			if err != nil {
-				return err
-			}
-			if cl.Public {
-				return fmt.Errorf("client %q is public: it has no secret", cl.ID)
-			}
-			generated, err := e.setSecret(cl, secretSource{"secret", secret, secretStdin})
-			if err != nil {
-				return err
-			}
-			if err := st.UpdateClient(e.ctx, cl); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "client_id=%s\n", cl.ID)
-			e.printGenerated(generated)
-			return nil
+			return e.inStore(func(_ *config.Config, st *storage.Store) error {
+				cl, err := e.loadClient(st, args[0])
+				if err != nil {
+					return err
+				}
+				if cl.Public {
+					return fmt.Errorf("client %q is public: it has no secret", cl.ID)
+				}
+				generated, err := e.setSecret(cl, secretSource{"secret", secret, secretStdin})
+				if err != nil {
+					return err
+				}
+				if err := st.UpdateClient(e.ctx, cl); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "client_id=%s\n", cl.ID)
+				e.printGenerated(generated)
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&secret, "secret", "", "the new secret (visible in ps: prefer --secret-stdin); omitted: one is generated")
@@ -411,18 +397,15 @@ func (e *env) clientDeleteCommand() *cobra.Command {
 		Short: "Delete a client and every token issued to it",
 		Args:  exactArgs(1, "client ID"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			_, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.DeleteClient(e.ctx, args[0]); errors.Is(err, fosite.ErrNotFound) {
-				return fmt.Errorf("no client %q", args[0])
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "deleted client %s and its tokens\n", args[0])
-			return nil
+			return e.inStore(func(_ *config.Config, st *storage.Store) error {
+				if err := st.DeleteClient(e.ctx, args[0]); errors.Is(err, fosite.ErrNotFound) {
+					return fmt.Errorf("no client %q", args[0])
+				} else if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "deleted client %s and its tokens\n", args[0])
+				return nil
+			})
 		},
 	}
 }

@@ -14,7 +14,7 @@ func (e *env) importIS4(args []string) error {
 	driver := fs.String("source-driver", "", "IS4 database driver: sqlite, mysql or postgres (required)")
 	dsn := fs.String("source-dsn", "", "IS4 database DSN, opened read-only (required)")
 	dry := fs.Bool("dry-run", false, "print the report without writing")
-	only := fs.String("only", "", "kinds to import: resources,clients,users,grants,consents (default all)")
+	only := fs.String("only", "", "kinds to import: resources,identity-resources,clients,users,grants,consents (default all)")
 	prefix := fs.String("table-prefix", "", "prefix of every IS4 table name")
 	tableMap := fs.String("table-map", "", "renamed tables, e.g. AspNetUsers=Users,Clients=OidcClients")
 	preset := fs.String("preset", "", "table naming preset: skoruba")
@@ -46,7 +46,9 @@ func (e *env) importIS4(args []string) error {
 		}
 		o.Issuer, o.Logger = cfg.Server.Issuer, newLogger(e.stderr, cfg)
 		rep, err := is4import.Run(e.ctx, o, st, e.stdout)
-		rep.Print(e.stdout)
+		if rep.Version != "" { // an empty report (bad options, unreadable source) says nothing
+			rep.Print(e.stdout)
+		}
 		if err != nil {
 			return fmt.Errorf("import stopped: %w", err)
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,5 +38,25 @@ func TestImportIdentityServer4(t *testing.T) {
 				t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", code, tt.code, tt.want, out, errOut)
 			}
 		})
+	}
+}
+
+// TestImportPKCS12WrongPassword: a .pfx made by openssl with a wrong password file is one clear
+// line naming the file (no stack trace), and nothing is imported.
+func TestImportPKCS12WrongPassword(t *testing.T) {
+	pfx := is4test.OpenSSLPFX(t, "right-password")
+	wrong := filepath.Join(t.TempDir(), "wrong.txt")
+	if err := os.WriteFile(wrong, []byte("wrong-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LINGPAI_DATABASE_DSN", filepath.Join(t.TempDir(), "cli.db"))
+	src := is4test.New(t, "sqlite")
+	is4test.Seed(t, src)
+	args := []string{"import", "identityserver4", "--config", filepath.Join("..", "config.yaml"), "--source-driver", "sqlite", "--source-dsn", src.DSN,
+		"--signing-key", pfx.Path, "--signing-key-password-file", wrong}
+	out, errOut, code := run(t, args...)
+	want := "--signing-key " + pfx.Path + ": is4import: signing key: wrong PKCS#12 password"
+	if code != 1 || !strings.Contains(errOut, want) || strings.Contains(out+errOut, "goroutine") || strings.TrimSpace(out) != "" {
+		t.Fatalf("exit %d, want 1 and %q, nothing imported:\n%s%s", code, want, out, errOut)
 	}
 }

@@ -98,24 +98,21 @@ func (e *env) gcCommand() *cobra.Command {
 		Short: "Delete expired tokens, codes and sessions now and print the counts",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			cfg, st, err := e.store()
-			if err != nil {
+			return e.inStore(func(cfg *config.Config, st *storage.Store) error {
+				counts, err := newJanitor(cfg, st, newLogger(e.stderr, cfg), nil).Sweep(e.ctx)
+				tables := make([]string, 0, len(counts))
+				for t := range counts {
+					tables = append(tables, t)
+				}
+				sort.Strings(tables)
+				var total int64
+				for _, t := range tables {
+					fmt.Fprintf(e.stdout, "%-24s %d\n", t, counts[t])
+					total += counts[t]
+				}
+				fmt.Fprintf(e.stdout, "%-24s %d\n", "total", total)
 				return err
-			}
-			defer st.Close()
-			counts, err := newJanitor(cfg, st, newLogger(e.stderr, cfg), nil).Sweep(e.ctx)
-			tables := make([]string, 0, len(counts))
-			for t := range counts {
-				tables = append(tables, t)
-			}
-			sort.Strings(tables)
-			var total int64
-			for _, t := range tables {
-				fmt.Fprintf(e.stdout, "%-24s %d\n", t, counts[t])
-				total += counts[t]
-			}
-			fmt.Fprintf(e.stdout, "%-24s %d\n", "total", total)
-			return err
+			})
 		},
 	}
 }

@@ -77,6 +77,17 @@ func (e *env) openStore(cfgPath string) (*config.Config, *storage.Store, error) 
 // store is openStore with the shared --config flag.
 func (e *env) store() (*config.Config, *storage.Store, error) { return e.openStore(e.cfgPath) }
 
+// inStore opens the store named by --config, runs fn with it and closes it: the frame of every
+// command that reads or writes the database.
+func (e *env) inStore(fn func(*config.Config, *storage.Store) error) error {
+	cfg, st, err := e.store()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(cfg, st)
+}
+
 func storageOptions(cfg *config.Config, logger *slog.Logger) storage.Options {
 	return storage.Options{Logger: logger,
 		Driver: cfg.Database.Driver, DSN: cfg.Database.DSN, DSNs: cfg.Database.DSNs, MaxOpenConns: cfg.Database.MaxOpenConns, QueryTimeout: cfg.Database.QueryTimeout,

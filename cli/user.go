@@ -125,16 +125,13 @@ func (e *env) findUser(cfg *config.Config, st *storage.Store, s *userSelector) (
 // withUser opens the store, finds the user sel names and runs fn with them: the frame of every
 // command about one user.
 func (e *env) withUser(sel *userSelector, fn func(cfg *config.Config, st *storage.Store, u *storage.User) error) error {
-	cfg, st, err := e.store()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	u, err := e.findUser(cfg, st, sel)
-	if err != nil {
-		return err
-	}
-	return fn(cfg, st, u)
+	return e.inStore(func(cfg *config.Config, st *storage.Store) error {
+		u, err := e.findUser(cfg, st, sel)
+		if err != nil {
+			return err
+		}
+		return fn(cfg, st, u)
+	})
 }
 
 // label names a user in messages: the username, or the subject when there is none.
@@ -163,25 +160,22 @@ func (e *env) userCreateCommand() *cobra.Command {
 			if pw == "" && phone == "" {
 				return usageError("user create: the user would have no way to sign in: give --password-stdin, --password or --phone")
 			}
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			svc, err := e.accounts(cfg, st)
-			if err != nil {
-				return err
-			}
-			p, err := normalizePhone(phone, phoneRegion(cfg))
-			if err != nil {
-				return usageError("user create: --phone: %v", err)
-			}
-			u, err := svc.CreateUser(e.ctx, accounts.NewUser{Username: username, Password: pw, Phone: p, Email: email, Name: name})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "created user %s (sub %s)\n", *u.Username, u.ID)
-			return nil
+			return e.inStore(func(cfg *config.Config, st *storage.Store) error {
+				svc, err := e.accounts(cfg, st)
+				if err != nil {
+					return err
+				}
+				p, err := normalizePhone(phone, phoneRegion(cfg))
+				if err != nil {
+					return usageError("user create: --phone: %v", err)
+				}
+				u, err := svc.CreateUser(e.ctx, accounts.NewUser{Username: username, Password: pw, Phone: p, Email: email, Name: name})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "created user %s (sub %s)\n", *u.Username, u.ID)
+				return nil
+			})
 		},
 	}
 	c.Flags().StringVar(&username, "username", "", "username (required)")
@@ -235,28 +229,25 @@ func (e *env) userListCommand() *cobra.Command {
 		Short: "List users",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			users, err := st.ListUsers(e.ctx)
-			if err != nil {
-				return err
-			}
-			views := make([]userView, 0, len(users))
-			for i := range users {
-				views = append(views, viewUser(&users[i]))
-			}
-			if out.json() {
-				return writeJSON(e.stdout, views)
-			}
-			tw := newTable(e.stdout)
-			fmt.Fprintln(tw, "USERNAME\tSUB\tPHONE\tEMAIL\tDISABLED")
-			for _, u := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", deref(u.Username), u.Sub, deref(u.Phone), dash(u.Email), u.Disabled)
-			}
-			return tw.Flush()
+			return e.inStore(func(_ *config.Config, st *storage.Store) error {
+				users, err := st.ListUsers(e.ctx)
+				if err != nil {
+					return err
+				}
+				views := make([]userView, 0, len(users))
+				for i := range users {
+					views = append(views, viewUser(&users[i]))
+				}
+				if out.json() {
+					return writeJSON(e.stdout, views)
+				}
+				tw := newTable(e.stdout)
+				fmt.Fprintln(tw, "USERNAME\tSUB\tPHONE\tEMAIL\tDISABLED")
+				for _, u := range views {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", deref(u.Username), u.Sub, deref(u.Phone), dash(u.Email), u.Disabled)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	out.register(c)
@@ -337,54 +328,51 @@ func (e *env) userUpdateCommand() *cobra.Command {
 			return usageError("user update: nothing to change (give --name, --new-username, --new-phone, --new-email or --email-verified)")
 		},
 		RunE: func(c *cobra.Command, _ []string) error {
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			u, err := e.findUser(cfg, st, &sel)
-			if err != nil {
-				return err
-			}
-			set := c.Flags().Changed
-			if set("name") {
-				u.Name = name
-			}
-			if set("new-username") {
-				if n := accounts.NormalizeUsername(newUsername); n == "" {
-					u.Username = nil
-				} else {
-					u.Username = &n
-				}
-			}
-			if set("new-phone") {
-				p, err := normalizePhone(newPhone, phoneRegion(cfg))
+			return e.inStore(func(cfg *config.Config, st *storage.Store) error {
+				u, err := e.findUser(cfg, st, &sel)
 				if err != nil {
-					return usageError("--new-phone: %v", err)
+					return err
 				}
-				if p == "" {
-					u.Phone, u.PhoneVerified = nil, false
-				} else {
-					// An administrator typing the number is the verification.
-					u.Phone, u.PhoneVerified = &p, true
+				set := c.Flags().Changed
+				if set("name") {
+					u.Name = name
 				}
-			}
-			if set("new-email") {
-				u.Email, u.EmailVerified = newEmail, false
-			}
-			if set("email-verified") {
-				u.EmailVerified = emailVerified
-			}
-			if len(u.PasswordHash) == 0 && u.Phone == nil && !e.hasIdentity(st, u) {
-				return usageError("user update: the user would have no way to sign in")
-			}
-			if err := st.SaveUser(e.ctx, u); errors.Is(err, storage.ErrUserExists) {
-				return fmt.Errorf("that username or phone is already in use")
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "updated user %s\n", label(u))
-			return nil
+				if set("new-username") {
+					if n := accounts.NormalizeUsername(newUsername); n == "" {
+						u.Username = nil
+					} else {
+						u.Username = &n
+					}
+				}
+				if set("new-phone") {
+					p, err := normalizePhone(newPhone, phoneRegion(cfg))
+					if err != nil {
+						return usageError("--new-phone: %v", err)
+					}
+					if p == "" {
+						u.Phone, u.PhoneVerified = nil, false
+					} else {
+						// An administrator typing the number is the verification.
+						u.Phone, u.PhoneVerified = &p, true
+					}
+				}
+				if set("new-email") {
+					u.Email, u.EmailVerified = newEmail, false
+				}
+				if set("email-verified") {
+					u.EmailVerified = emailVerified
+				}
+				if len(u.PasswordHash) == 0 && u.Phone == nil && !e.hasIdentity(st, u) {
+					return usageError("user update: the user would have no way to sign in")
+				}
+				if err := st.SaveUser(e.ctx, u); errors.Is(err, storage.ErrUserExists) {
+					return fmt.Errorf("that username or phone is already in use")
+				} else if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "updated user %s\n", label(u))
+				return nil
+			})
 		},
 	}
 	sel.register(c)
@@ -420,27 +408,24 @@ func (e *env) userSetPasswordCommand() *cobra.Command {
 			if pw == "" {
 				return usageError("user set-password: give --password-stdin or --password (or run it on a terminal to be prompted)")
 			}
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			u, err := e.findUser(cfg, st, &sel)
-			if err != nil {
-				return err
-			}
-			svc, err := e.accounts(cfg, st)
-			if err != nil {
-				return err
-			}
-			if u.PasswordHash, err = svc.HashPassword(e.ctx, pw); err != nil {
-				return err
-			}
-			if err := st.SaveUser(e.ctx, u); err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "password changed for %s\n", label(u))
-			return nil
+			return e.inStore(func(cfg *config.Config, st *storage.Store) error {
+				u, err := e.findUser(cfg, st, &sel)
+				if err != nil {
+					return err
+				}
+				svc, err := e.accounts(cfg, st)
+				if err != nil {
+					return err
+				}
+				if u.PasswordHash, err = svc.HashPassword(e.ctx, pw); err != nil {
+					return err
+				}
+				if err := st.SaveUser(e.ctx, u); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "password changed for %s\n", label(u))
+				return nil
+			})
 		},
 	}
 	sel.register(c)

@@ -85,34 +85,31 @@ func (e *env) userLinkWechatCommand() *cobra.Command {
 			return sel.check(c, args)
 		},
 		RunE: func(*cobra.Command, []string) error {
-			cfg, st, err := e.store()
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if !wechatAppConfigured(cfg, appid) {
-				return usageError("user link-wechat: WeChat app %q is not configured (wechat.apps[].appid): its users could never sign in", appid)
-			}
-			u, err := e.findUser(cfg, st, &sel)
-			if err != nil {
-				return err
-			}
-			ext := wechatgrant.External(appid, openid, unionid)
-			err = st.Transaction(e.ctx, func(ctx context.Context) error {
-				for _, x := range append([]accounts.External{ext}, ext.Also...) {
-					if err := st.LinkIdentity(ctx, &storage.Identity{UserID: u.ID, Provider: x.Provider, Subject: x.Subject}); err != nil {
-						return err
-					}
+			return e.inStore(func(cfg *config.Config, st *storage.Store) error {
+				if !wechatAppConfigured(cfg, appid) {
+					return usageError("user link-wechat: WeChat app %q is not configured (wechat.apps[].appid): its users could never sign in", appid)
 				}
+				u, err := e.findUser(cfg, st, &sel)
+				if err != nil {
+					return err
+				}
+				ext := wechatgrant.External(appid, openid, unionid)
+				err = st.Transaction(e.ctx, func(ctx context.Context) error {
+					for _, x := range append([]accounts.External{ext}, ext.Also...) {
+						if err := st.LinkIdentity(ctx, &storage.Identity{UserID: u.ID, Provider: x.Provider, Subject: x.Subject}); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if errors.Is(err, storage.ErrUserExists) {
+					return fmt.Errorf("that WeChat identity is already linked to another user")
+				} else if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "linked WeChat openid %s (app %s) to %s\n", openid, appid, label(u))
 				return nil
 			})
-			if errors.Is(err, storage.ErrUserExists) {
-				return fmt.Errorf("that WeChat identity is already linked to another user")
-			} else if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "linked WeChat openid %s (app %s) to %s\n", openid, appid, label(u))
-			return nil
 		},
 	}
 	sel.register(c)

@@ -1,10 +1,12 @@
 package grants
 
 import (
+	"context"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -33,7 +35,7 @@ func TestApplyIdentityFiltersByScope(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(grant+"/"+tc.scopes, func(t *testing.T) {
 				sess := session.New()
-				ApplyIdentity(sess, grant, Identity{Subject: "u1", Claims: claims}, fosite.Arguments(strings.Fields(tc.scopes)))
+				ApplyIdentity(sess, grant, Identity{Subject: "u1", Claims: claims}, fosite.Arguments(strings.Fields(tc.scopes)), StandardClaimSets())
 				for kind, got := range map[string]map[string]any{"id_token": sess.IDTokenClaims().Extra, "access_token": sess.JWTClaims.Extra} {
 					keys := slices.Sorted(maps.Keys(got))
 					keys = slices.DeleteFunc(keys, func(k string) bool { return k == "amr" || k == "client_id" })
@@ -43,5 +45,64 @@ func TestApplyIdentityFiltersByScope(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestClaimSetsRelease: a stored claim set (an imported IS4 identity resource) governs its claims
+// as the standard scopes govern theirs: released only when the scope is granted, and a claim two
+// scopes release comes with either. A stored set named like a standard scope adds to it.
+func TestClaimSetsRelease(t *testing.T) {
+	sets := StandardClaimSets().With(map[string][]string{
+		"employee": {"employee_id", "department", "email"},
+		"profile":  {"role"},
+		"":         {"badge_no"}, // a disabled set: withheld
+	})
+	claims := map[string]any{"employee_id": "E7", "department": "R&D", "email": "ann@example.com", "role": "admin",
+		"name": "Ann", "tenant": "t1", "badge_no": "B7"}
+	cases := []struct {
+		scopes string
+		want   []string
+	}{
+		{"openid", []string{"tenant"}},
+		{"openid employee", []string{"department", "email", "employee_id", "tenant"}},
+		{"openid email", []string{"email", "tenant"}},
+		{"openid profile", []string{"name", "role", "tenant"}},
+		{"openid employee profile", []string{"department", "email", "employee_id", "name", "role", "tenant"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.scopes, func(t *testing.T) {
+			got := slices.Sorted(maps.Keys(sets.Release(claims, fosite.Arguments(strings.Fields(tc.scopes)))))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("released %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if got := sets.Scopes(); slices.Contains(got, "") || !slices.Contains(got, "employee") {
+		t.Fatalf("Scopes() %v", got)
+	}
+	if std := StandardClaimSets(); slices.Contains(std["profile"], "role") {
+		t.Fatal("With changed the standard sets")
+	}
+}
+
+// TestScopeClaimsReload: stored sets are read through Load and kept for TTL.
+func TestScopeClaimsReload(t *testing.T) {
+	loads := 0
+	sc := &ScopeClaims{TTL: time.Hour, Load: func(context.Context) (map[string][]string, error) {
+		loads++
+		return map[string][]string{"employee": {"employee_id"}}, nil
+	}}
+	for range 3 {
+		sets, err := sc.Sets(context.Background())
+		if err != nil || !slices.Equal(sets["employee"], []string{"employee_id"}) || len(sets["email"]) != 2 {
+			t.Fatalf("sets %v %v", sets, err)
+		}
+	}
+	if loads != 1 {
+		t.Fatalf("%d loads within the TTL, want 1", loads)
+	}
+	var none *ScopeClaims
+	if sets, err := none.Sets(context.Background()); err != nil || len(sets) != 4 {
+		t.Fatalf("nil ScopeClaims: %v %v", sets, err)
 	}
 }

@@ -33,6 +33,8 @@ type TokenIssuer struct {
 	}
 	IDTokenStrategy openid.OpenIDConnectTokenStrategy
 	Config          Config
+	// Claims are the scopes' claim sets (standard when nil).
+	Claims *ScopeClaims
 }
 
 // Handler adapts a Grant to fosite's TokenEndpointHandler.
@@ -92,14 +94,37 @@ func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 	if !ok {
 		return fosite.ErrServerError.WithDebugf("session type %T", ar.GetSession())
 	}
-	ApplyIdentity(sess, h.Grant.Type(), id, ar.GetGrantedScopes())
-	cfg := h.Issuer.Config
+	sets, err := h.Issuer.Claims.Sets(ctx)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	ApplyIdentity(sess, h.Grant.Type(), id, ar.GetGrantedScopes(), sets)
 	now := time.Now().UTC()
-	sess.SetExpiresAt(fosite.AccessToken, now.Add(cfg.GetAccessTokenLifespan(ctx)).Round(time.Second))
-	if rt := cfg.GetRefreshTokenLifespan(ctx); rt > -1 {
+	sess.SetExpiresAt(fosite.AccessToken, now.Add(h.Issuer.lifespan(ctx, ar, fosite.AccessToken)).Round(time.Second))
+	if rt := h.Issuer.lifespan(ctx, ar, fosite.RefreshToken); rt > -1 {
 		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rt).Round(time.Second))
 	}
 	return nil
+}
+
+// lifespan is the client's own lifetime for a token type (an imported IS4 client's
+// AccessTokenLifetime, say) or the server's: fosite applies per-client lifetimes only in its
+// built-in grants, so the custom ones ask here.
+func (t *TokenIssuer) lifespan(ctx context.Context, ar fosite.AccessRequester, tt fosite.TokenType) time.Duration {
+	var fallback time.Duration
+	switch tt {
+	case fosite.AccessToken:
+		fallback = t.Config.GetAccessTokenLifespan(ctx)
+	case fosite.RefreshToken:
+		fallback = t.Config.GetRefreshTokenLifespan(ctx)
+	case fosite.IDToken:
+		fallback = t.Config.GetIDTokenLifespan(ctx)
+	}
+	var gt fosite.GrantType
+	if g := ar.GetGrantTypes(); len(g) == 1 {
+		gt = fosite.GrantType(g[0])
+	}
+	return fosite.GetEffectiveLifespan(ar.GetClient(), gt, tt, fallback)
 }
 
 func (h *Handler) scrub(ar fosite.AccessRequester) {
@@ -115,15 +140,15 @@ func (h *Handler) scrub(ar fosite.AccessRequester) {
 }
 
 // ApplyIdentity writes an identity into the session: subject, the claims the granted scopes
-// release (ClaimsForScopes) for both tokens, amr. Policy has granted the scopes by then.
-func ApplyIdentity(sess *session.Session, grantType string, id Identity, granted fosite.Arguments) {
+// release (sets.Release) for both tokens, amr. Policy has granted the scopes by then.
+func ApplyIdentity(sess *session.Session, grantType string, id Identity, granted fosite.Arguments, sets ClaimSets) {
 	sess.SetSubject(id.Subject)
 	sess.GrantType, sess.IdentityRef = grantType, id.Ref
 	claims := sess.IDTokenClaims()
 	if claims.Extra == nil {
 		claims.Extra = map[string]interface{}{}
 	}
-	for k, v := range ClaimsForScopes(id.Claims, granted) {
+	for k, v := range sets.Release(id.Claims, granted) {
 		claims.Extra[k] = v
 		sess.JWTClaims.Extra[k] = v
 	}
@@ -149,7 +174,7 @@ func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, ar fosite.A
 // Issue writes access, refresh and id tokens for ar into resp, storing them through fosite storage.
 func (t *TokenIssuer) Issue(ctx context.Context, ar fosite.AccessRequester, resp fosite.AccessResponder) error {
 	helper := &oauth2.HandleHelper{AccessTokenStrategy: t.AccessTokenStrategy, AccessTokenStorage: t.Storage, Config: t.Config}
-	atSig, err := helper.IssueAccessToken(ctx, t.Config.GetAccessTokenLifespan(ctx), ar, resp)
+	atSig, err := helper.IssueAccessToken(ctx, t.lifespan(ctx, ar, fosite.AccessToken), ar, resp)
 	if err != nil {
 		return err
 	}
@@ -182,5 +207,5 @@ func (t *TokenIssuer) IssueIDToken(ctx context.Context, ar fosite.AccessRequeste
 	if claims.AuthTime.IsZero() {
 		claims.AuthTime = time.Now().UTC()
 	}
-	return helper.IssueExplicitIDToken(ctx, t.Config.GetIDTokenLifespan(ctx), ar, resp)
+	return helper.IssueExplicitIDToken(ctx, t.lifespan(ctx, ar, fosite.IDToken), ar, resp)
 }

@@ -107,10 +107,15 @@ func (h *Web) Authorize(w http.ResponseWriter, r *http.Request) {
 		h.authorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
 		return
 	}
+	sets, err := h.ScopeClaims.Sets(ctx)
+	if err != nil {
+		h.authorizeError(w, r, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+		return
+	}
 	sess := session.New()
 	grants.ApplyIdentity(sess, "authorization_code", grants.Identity{
 		Subject: subject, Claims: claims, AMR: strings.Fields(ls.AMR),
-	}, ar.GetGrantedScopes())
+	}, ar.GetGrantedScopes(), sets)
 	sess.IDTokenClaims().AuthTime = ls.AuthTime.UTC()
 	// fosite checks prompt=none/login and max_age by comparing auth_time with this; maxAgeExceeded
 	// above decided with the same two times.

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/lingpai/lingpai/grants"
 	"github.com/lingpai/lingpai/internal/session"
 )
 
@@ -57,10 +56,15 @@ func (h *Web) UserInfo(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, errUnavailable)
 		return
 	}
-	claims := grants.ClaimsForScopes(all, ar.GetGrantedScopes())
+	sets, err := h.ScopeClaims.Sets(ctx)
+	if err != nil {
+		WriteError(w, errUnavailable)
+		return
+	}
+	claims := sets.Release(all, ar.GetGrantedScopes())
 	if sess, ok := ar.GetSession().(*session.Session); ok {
 		// Claims the grant added (directory groups, say) count too, still filtered by scope.
-		for k, v := range grants.ClaimsForScopes(sess.IDTokenClaims().Extra, ar.GetGrantedScopes()) {
+		for k, v := range sets.Release(sess.IDTokenClaims().Extra, ar.GetGrantedScopes()) {
 			if _, set := claims[k]; !set {
 				claims[k] = v
 			}

@@ -41,6 +41,8 @@ type Web struct {
 	Provider fosite.OAuth2Provider
 	Store    WebStore
 	Accounts WebAccounts
+	// ScopeClaims are the claims each scope releases (standard when nil).
+	ScopeClaims *grants.ScopeClaims
 	// Authenticate checks a local username and password (throttled); a fosite.ErrNotFound-wrapped
 	// error means bad credentials, anything else that the service is unavailable.
 	Authenticate func(ctx context.Context, username, password string) (string, error)

@@ -45,10 +45,12 @@ type parts struct {
 	regulator *throttle.Regulator
 	accounts  *accounts.Service
 	metrics   *metrics.Metrics
+	claimSets *grants.ScopeClaims // the standard scopes' claims and the stored (imported) sets
 }
 
 func (b *builder) parts(ctx context.Context, cfg *config.Config, store *storage.Store, logger *slog.Logger) (*parts, error) {
 	d := &parts{cfg: cfg, store: store, logger: logger, issuer: strings.TrimRight(cfg.Server.Issuer, "/"), now: b.now}
+	d.claimSets = &grants.ScopeClaims{Load: storedClaimSets(store), TTL: cfg.Server.CacheTTL}
 	// One limiter for every slow hash of the process (client secrets, passwords, new hashes).
 	d.hasher = hashing.Hasher{Limit: hashing.NewLimiter(cfg.Security.MaxConcurrentHashes, cfg.Security.HashQueueWait)}
 	overlap := max(cfg.Tokens.AccessTokenLifetime, cfg.Tokens.IDTokenLifetime) + time.Minute
@@ -75,6 +77,7 @@ func (b *builder) parts(ctx context.Context, cfg *config.Config, store *storage.
 		return nil, err
 	}
 	d.metrics = metrics.New(sqlDB)
+	d.metrics.WatchTxRetries(store)
 	return d, nil
 }
 
@@ -141,7 +144,7 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 		return keys.IDTokenAlgorithm
 	}), Config: fc}
 	unstored := !d.cfg.Tokens.StoreAccessTokens
-	issuer := &grants.TokenIssuer{AccessTokenStrategy: core, RefreshTokenStrategy: core, Storage: d.store, IDTokenStrategy: idStrategy, Config: fc}
+	issuer := &grants.TokenIssuer{AccessTokenStrategy: core, RefreshTokenStrategy: core, Storage: d.store, IDTokenStrategy: idStrategy, Config: fc, Claims: d.claimSets}
 	store := d.store
 
 	code := &oauth2.AuthorizeExplicitGrantHandler{
@@ -284,4 +287,24 @@ func (s refreshStore) RotateRefresh(ctx context.Context, r grants.Rotation) erro
 
 func (s refreshStore) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
 	return s.Store.CreateRefreshTokenSession(ctx, signature, accessSignature, grants.KeepRefreshScope(req))
+}
+
+// storedClaimSets reads the stored claim sets (imported identity resources); a disabled set's
+// claims go under the empty scope, which is never granted (grants.ClaimSets).
+func storedClaimSets(store *storage.Store) func(context.Context) (map[string][]string, error) {
+	return func(ctx context.Context) (map[string][]string, error) {
+		list, err := store.ClaimSets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string][]string{}
+		for _, cs := range list {
+			if cs.Enabled {
+				out[cs.Scope] = cs.Claims
+			} else {
+				out[""] = append(out[""], cs.Claims...)
+			}
+		}
+		return out, nil
+	}
 }

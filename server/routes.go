@@ -46,7 +46,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	r.Use(clientauth.Middleware) // carries the authenticated client's id to the secret check
 	r.Handle("/connect/token", cors(&handlers.Token{Provider: provider, Enabled: enabled, Logger: logger, Healthy: healthy, Metrics: met, Unavailable: unavailable,
 		Reused: func(err error) bool { return errors.Is(err, storage.ErrTokenReused) },
-		Spent:  func(err error) bool { return errors.Is(err, storage.ErrCodeUsed) }}, http.MethodPost))
+		Spent:  codeSpent}, http.MethodPost))
 	r.Handle("/connect/introspect", cors(&handlers.Introspect{Provider: provider, Healthy: healthy, Unavailable: unavailable, Issuer: d.issuer, Client: d.store.GetClient}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	r.Handle("/connect/revocation", cors(&handlers.Revoke{Provider: provider, Logger: logger, Healthy: healthy, Unavailable: unavailable}, http.MethodPost)).Methods(http.MethodPost, http.MethodOptions)
 	web, err := b.web(ctx, d, provider, built)
@@ -74,7 +74,7 @@ func (b *builder) router(ctx context.Context, d *parts, provider *fosite.Fosite,
 	for _, rt := range b.routes {
 		r.Handle(rt.path, rt.h)
 	}
-	meta := &handlers.Discovery{Document: discovery(cfg, d.issuer)}
+	meta := &handlers.Discovery{Document: discovery(cfg, d.issuer), ClaimSets: d.claimSets.Sets}
 	r.Handle("/.well-known/openid-configuration", publicCORS(meta)).Methods(http.MethodGet, http.MethodOptions)
 	r.Handle("/.well-known/oauth-authorization-server", publicCORS(meta)).Methods(http.MethodGet, http.MethodOptions) // RFC 8414: the same document
 	r.Handle("/.well-known/openid-configuration/jwks", publicCORS(&handlers.JWKS{Keys: d.keyring.PublicKeys, MaxAge: cfg.Server.CacheTTL})).Methods(http.MethodGet, http.MethodOptions)
@@ -193,4 +193,11 @@ func idTokenAlgs(configured string) []string {
 		return []string{configured}
 	}
 	return []string{keys.IDTokenAlgorithm, configured}
+}
+
+// codeSpent reports a code redemption that lost to a concurrent one: storage's compare-and-set
+// lost, or fosite, reading the code again after its checks, found it used meanwhile (fosite
+// answers that server_error; seen in 1 of 20 cross-node races on Galera).
+func codeSpent(err error) bool {
+	return errors.Is(err, storage.ErrCodeUsed) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode)
 }

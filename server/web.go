@@ -34,6 +34,7 @@ func (b *builder) web(ctx context.Context, d *parts, provider fosite.OAuth2Provi
 		Provider:     provider,
 		Store:        d.store,
 		Accounts:     d.accounts,
+		ScopeClaims:  d.claimSets,
 		Authenticate: authenticate,
 		Sessions: &websession.Manager{Store: d.store, CSRFKey: csrfKey, Lifetime: d.cfg.UI.SessionLifetime, Now: d.now,
 			Secure: strings.HasPrefix(d.cfg.Server.Issuer, "https://")},

@@ -57,6 +57,7 @@ type Store struct {
 	// clientHooks run after a client changes (OnClientChange); set at start-up only.
 	clientHooks []func(id string)
 	now         func() time.Time
+	retries     retryCounts // whole-transaction reruns (retry.go), for the metrics
 }
 
 // Open connects to the database. It does not migrate: call Migrate (lingpai migrate does).
@@ -197,7 +198,7 @@ func (s *Store) Commit(ctx context.Context) error {
 		return errors.New("storage: commit without transaction")
 	}
 	defer st.cancel()
-	err := st.tx.Commit().Error
+	err := s.commitTx(st.tx)
 	if err == nil {
 		return nil
 	}

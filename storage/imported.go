@@ -113,7 +113,7 @@ type ImportedSigningKey struct {
 
 func importedModels() []any {
 	return []any{&ClientSecret{}, &ClientSettings{}, &UserClaim{}, &UserLockout{}, &APIResource{},
-		&APIResourceSecret{}, &LegacyRefreshToken{}, &ImportedSigningKey{}}
+		&APIResourceSecret{}, &LegacyRefreshToken{}, &ImportedSigningKey{}, &ClaimSet{}}
 }
 
 // liveSecretHashes are the hashes of the client's other secrets that have not expired; they go

@@ -96,6 +96,9 @@ func TestTransactionRetriesWholeClosure(t *testing.T) {
 			if err != nil || runs != 3 {
 				t.Fatalf("err=%v runs=%d; want nil after 3 runs", err, runs)
 			}
+			if retried, gaveUp := s.TxRetries(); retried != 2 || gaveUp != 0 {
+				t.Errorf("TxRetries = %d retried, %d gave up; want 2, 0", retried, gaveUp)
+			}
 			for run, want := range map[int]int{1: 0, 2: 0, 3: 1} {
 				if n, err := s.AddCount(ctx, fmt.Sprintf("run-%d", run), 1, 0, time.Now().Add(time.Hour)); err != nil || n != want {
 					t.Errorf("counter of run %d = %d (%v), want %d", run, n, err, want)
@@ -118,6 +121,9 @@ func TestTransactionRetryIsBounded(t *testing.T) {
 	var me *mysqldrv.MySQLError
 	if !errors.As(err, &me) || me.Number != 1213 || runs != 8 {
 		t.Fatalf("err=%v runs=%d; want the 1213 after 8 runs", err, runs)
+	}
+	if retried, gaveUp := s.TxRetries(); retried != 7 || gaveUp != 1 {
+		t.Errorf("TxRetries = %d retried, %d gave up; want 7, 1", retried, gaveUp)
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("gave up after %s; the backoff must stay inside a request", d)

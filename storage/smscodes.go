@@ -144,7 +144,7 @@ func (s *Store) RedeemSMSCode(ctx context.Context, phone string, hash []byte, ma
 // SMS codes reserve a unit before sending and give it back when the send fails.
 func (s *Store) AddCount(ctx context.Context, key string, bucket int64, delta int, expires time.Time) (int, error) {
 	var row ThrottleCounter
-	err := s.Transaction(ctx, func(ctx context.Context) error {
+	err := s.transaction(ctx, counterRetry, func(ctx context.Context) error {
 		// Built afresh on every run: a retried run must not insert what a rolled-back run read.
 		row = ThrottleCounter{SubjectKey: key, Bucket: bucket, Count: delta, ExpiresAt: expires.UTC()}
 		if err := s.db(ctx).Clauses(clause.OnConflict{

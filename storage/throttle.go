@@ -26,7 +26,7 @@ func (s *Store) LockedKeys(ctx context.Context, keys []string, now time.Time) ([
 // distinct count. One upsert for every key and one grouped read: four round trips, not six.
 func (s *Store) AddFailures(ctx context.Context, keys []string, bucket, first int64, delta int, expires time.Time) ([]int, error) {
 	totals := make([]int, len(keys))
-	err := s.Transaction(ctx, func(ctx context.Context) error {
+	err := s.transaction(ctx, counterRetry, func(ctx context.Context) error {
 		if err := s.addCounts(ctx, keys, bucket, delta, expires); err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (s *Store) AddFailures(ctx context.Context, keys []string, bucket, first in
 // GiveBackFailures adds delta (a reservation given back: -1) to the counter of each key in bucket
 // and reads nothing back.
 func (s *Store) GiveBackFailures(ctx context.Context, keys []string, bucket int64, delta int, expires time.Time) error {
-	err := s.Transaction(ctx, func(ctx context.Context) error { return s.addCounts(ctx, keys, bucket, delta, expires) })
+	err := s.transaction(ctx, counterRetry, func(ctx context.Context) error { return s.addCounts(ctx, keys, bucket, delta, expires) })
 	if err != nil {
 		return fmt.Errorf("storage: throttle give back: %w", err)
 	}
@@ -113,7 +113,7 @@ func (s *Store) SumCounters(ctx context.Context, keys []string, first int64) ([]
 
 // Lock locks key until until (extending, never shortening, an existing lock).
 func (s *Store) Lock(ctx context.Context, key string, until time.Time) error {
-	err := s.Transaction(ctx, func(ctx context.Context) error {
+	err := s.transaction(ctx, counterRetry, func(ctx context.Context) error {
 		row := ThrottleLock{SubjectKey: key, LockedUntil: until.UTC()}
 		return s.db(ctx).Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "subject_key"}},

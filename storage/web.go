@@ -23,12 +23,14 @@ type LoginSession struct {
 	CreatedAt time.Time `gorm:"not null"`
 }
 
-// Consent remembers the scopes a user granted a client.
+// Consent remembers the scopes a user granted a client, until ExpiresAt when set (IS4's
+// ConsentLifetime: an expired consent is asked again; lingpai's own consents do not expire).
 type Consent struct {
 	UserID    string     `gorm:"primaryKey;size:64"`
 	ClientID  string     `gorm:"primaryKey;size:191"`
 	Scopes    StringList `gorm:"type:text;not null"`
 	UpdatedAt time.Time  `gorm:"not null"`
+	ExpiresAt *time.Time
 }
 
 // CreateLoginSession stores a session under the hash of its cookie value.
@@ -64,10 +66,10 @@ func (s *Store) DeleteLoginSessionsBySID(ctx context.Context, sid string) error 
 	return s.db(ctx).Where("sid = ?", sid).Delete(&LoginSession{}).Error
 }
 
-// ConsentOf returns the scopes user granted client (empty when none).
+// ConsentOf returns the scopes user granted client (empty when none or expired).
 func (s *Store) ConsentOf(ctx context.Context, userID, clientID string) ([]string, error) {
 	var c Consent
-	err := s.db(ctx).Where("user_id = ? AND client_id = ?", userID, clientID).Take(&c).Error
+	err := s.db(ctx).Where("user_id = ? AND client_id = ? AND (expires_at IS NULL OR expires_at > ?)", userID, clientID, s.now()).Take(&c).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, nil
 	}
@@ -77,12 +79,13 @@ func (s *Store) ConsentOf(ctx context.Context, userID, clientID string) ([]strin
 	return c.Scopes, nil
 }
 
-// SaveConsent records the scopes user granted client, replacing earlier ones.
+// SaveConsent records the scopes user granted client, replacing earlier ones (and an imported
+// expiry: a consent given here does not expire).
 func (s *Store) SaveConsent(ctx context.Context, userID, clientID string, scopes []string) error {
 	c := Consent{UserID: userID, ClientID: clientID, Scopes: scopes, UpdatedAt: s.now()}
 	err := s.db(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "user_id"}, {Name: "client_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"scopes", "updated_at"}),
+		DoUpdates: clause.AssignmentColumns([]string{"scopes", "updated_at", "expires_at"}),
 	}).Create(&c).Error
 	if err != nil {
 		return fmt.Errorf("storage: save consent: %w", err)

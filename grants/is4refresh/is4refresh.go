@@ -158,7 +158,11 @@ func (h *handler) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acce
 	}
 	// The family continues as a local account's: later refreshes recheck the user like a
 	// password sign-in's (grants.RefreshGuard). Claims follow the scopes just granted.
-	grants.ApplyIdentity(sess, "password", grants.Identity{Subject: row.Subject, Claims: claims}, ar.GetGrantedScopes())
+	sets, err := h.o.Issuer.Claims.Sets(ctx)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	grants.ApplyIdentity(sess, "password", grants.Identity{Subject: row.Subject, Claims: claims}, ar.GetGrantedScopes(), sets)
 	if row.SessionID != "" {
 		sess.IDTokenClaims().Extra["sid"] = row.SessionID
 	}

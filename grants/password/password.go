@@ -97,7 +97,11 @@ func (p *OpenID) HandleTokenEndpointRequest(ctx context.Context, ar fosite.Acces
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
-	grants.ApplyIdentity(sess, "password", grants.Identity{Subject: sess.GetSubject(), Claims: claims, AMR: []string{"pwd"}}, ar.GetGrantedScopes())
+	sets, err := p.Issuer.Claims.Sets(ctx)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	grants.ApplyIdentity(sess, "password", grants.Identity{Subject: sess.GetSubject(), Claims: claims, AMR: []string{"pwd"}}, ar.GetGrantedScopes(), sets)
 	return nil
 }
 

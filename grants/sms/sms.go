@@ -24,6 +24,8 @@ type Codes interface {
 type Accounts interface {
 	ByPhone(ctx context.Context, phone string, create bool) (*storage.User, error)
 	Active(ctx context.Context, subject string) (bool, error)
+	// Claims are the user's claims, stored ones (imported AspNetUserClaims, roles) included.
+	Claims(ctx context.Context, subject string) (map[string]any, error)
 }
 
 // Grant redeems a code and resolves the phone's account.
@@ -71,7 +73,11 @@ func (g *Grant) Authenticate(ctx context.Context, req grants.Request) (grants.Id
 	if err != nil {
 		return grants.Identity{}, fmt.Errorf("sms: account: %w", err)
 	}
-	return grants.Identity{Subject: u.ID, Claims: accounts.UserClaims(u), AMR: []string{"sms"}}, nil
+	claims, err := g.Accounts.Claims(ctx, u.ID)
+	if err != nil {
+		return grants.Identity{}, fmt.Errorf("sms: claims: %w", err)
+	}
+	return grants.Identity{Subject: u.ID, Claims: claims, AMR: []string{"sms"}}, nil
 }
 
 // Recheck implements grants.Rechecker: a disabled or deleted user cannot refresh.

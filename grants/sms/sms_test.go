@@ -50,6 +50,8 @@ func (u *users) ByPhone(_ context.Context, p string, create bool) (*storage.User
 
 func (u *users) Active(context.Context, string) (bool, error) { return true, nil }
 
+func (u *users) Claims(context.Context, string) (map[string]any, error) { return map[string]any{}, nil }
+
 func TestAuthenticate(t *testing.T) {
 	lily, dis := "+8613800138000", "+8613900139000"
 	newGrant := func(auto bool) (*Grant, *users) {

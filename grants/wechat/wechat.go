@@ -27,6 +27,8 @@ type WeChat interface {
 type Accounts interface {
 	Resolve(ctx context.Context, ext accounts.External, create bool) (*storage.User, error)
 	Active(ctx context.Context, subject string) (bool, error)
+	// Claims are the user's claims, stored ones (imported AspNetUserClaims, roles) included.
+	Claims(ctx context.Context, subject string) (map[string]any, error)
 }
 
 // Grant resolves a WeChat identity to a lingpai account.
@@ -85,7 +87,11 @@ func (g *Grant) Authenticate(ctx context.Context, req grants.Request) (grants.Id
 	if err != nil {
 		return grants.Identity{}, fmt.Errorf("wechat: account: %w", err)
 	}
-	return grants.Identity{Subject: user.ID, Claims: accounts.UserClaims(user), AMR: []string{"wechat"}}, nil
+	claims, err := g.Accounts.Claims(ctx, user.ID)
+	if err != nil {
+		return grants.Identity{}, fmt.Errorf("wechat: claims: %w", err)
+	}
+	return grants.Identity{Subject: user.ID, Claims: claims, AMR: []string{"wechat"}}, nil
 }
 
 // appHint is what the client is told about an appid the server cannot use.

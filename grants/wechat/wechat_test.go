@@ -61,6 +61,8 @@ func (u *users) Resolve(_ context.Context, ext accounts.External, create bool) (
 
 func (u *users) Active(context.Context, string) (bool, error) { return true, nil }
 
+func (u *users) Claims(context.Context, string) (map[string]any, error) { return map[string]any{}, nil }
+
 // client is a fosite client with lingpai's policy; trusted says whether it may assert an openId.
 type client struct {
 	fosite.DefaultClient

@@ -254,7 +254,8 @@ func (im *importer) consents(ctx context.Context, kr *KindReport) error {
 		}
 		var before int64
 		im.store.DB(ctx).Model(&storage.Consent{}).Where("user_id = ? AND client_id = ?", g.subject.String(), g.clientID).Count(&before)
-		row := &storage.Consent{UserID: g.subject.String(), ClientID: g.clientID, Scopes: d.Scopes, UpdatedAt: time.Now().UTC()}
+		// The consent lasts as long as at IS4 (the client's ConsentLifetime); then the user is asked again.
+		row := &storage.Consent{UserID: g.subject.String(), ClientID: g.clientID, Scopes: d.Scopes, UpdatedAt: time.Now().UTC(), ExpiresAt: exp.ptr()}
 		if err := im.store.DB(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(row).Error; err != nil {
 			return fmt.Errorf("is4import: save consent: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lingpai/lingpai/internal/hashing"
 	"github.com/lingpai/lingpai/internal/is4import"
@@ -241,6 +242,10 @@ func TestImportV3(t *testing.T) {
 	ctx := context.Background()
 	src := is4test.NewV3(t)
 	secret, handle := is4test.SeedV3(t, src)
+	// 3.x keeps an identity resource's claims in IdentityClaims.
+	res := src.Insert(t, "IdentityResources", []string{"Enabled", "Name", "Required", "Emphasize", "ShowInDiscoveryDocument", "Created", "NonEditable"},
+		true, "employee", false, false, true, src.Time(time.Now()), false)
+	src.Insert(t, "IdentityClaims", []string{"Type", "IdentityResourceId"}, "employee_id", res)
 	st := storagetest.OpenSQLite(t, storage.Options{})
 	var out bytes.Buffer
 	o := options(src)
@@ -253,7 +258,10 @@ func TestImportV3(t *testing.T) {
 	if rep.Version != "v3" {
 		t.Fatalf("version %q, want v3\n%s", rep.Version, out.String())
 	}
-	check(t, rep, map[string]counts{"resources": {1, 1, 0, 0}, "clients": {1, 1, 0, 0}, "users": {1, 1, 0, 0}, "grants": {1, 1, 0, 0}})
+	check(t, rep, map[string]counts{"resources": {1, 1, 0, 0}, "identity-resources": {2, 1, 0, 1}, "clients": {1, 1, 0, 0}, "users": {1, 1, 0, 0}, "grants": {1, 1, 0, 0}})
+	if sets, err := st.ClaimSets(ctx); err != nil || len(sets) != 1 || sets[0].Scope != "employee" || strings.Join(sets[0].Claims, ",") != "employee_id" {
+		t.Fatalf("v3 claim sets %+v %v", sets, err)
+	}
 	app, _ := st.Client(ctx, "app")
 	if strings.Join(app.Audience, ",") != "api1,https://lingpai.example/resources" {
 		t.Fatalf("app audience %v: want the API resource and, as IS4 3.x emitted it, <issuer>/resources", app.Audience)

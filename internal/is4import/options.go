@@ -12,11 +12,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v3"
 )
 
 // Kinds in the order they are imported: clients before the grants that name them, users before
-// the consents and refresh tokens that name them.
-var Kinds = []string{"resources", "clients", "users", "grants", "consents"}
+// the consents and refresh tokens that name them. identity-resources (claim sets) come with
+// resources.
+var Kinds = []string{"resources", "identity-resources", "clients", "users", "grants", "consents"}
 
 // Options mirror the `lingpai import identityserver4` flags.
 type Options struct {
@@ -41,6 +44,7 @@ type Options struct {
 	SigningKeyFile, SigningKeyPasswordFile string
 	SigningKeyKID                          string
 	SigningKeyActive                       bool
+	signingKey                             *jose.JSONWebKey // SigningKey parsed by validate, before anything is written
 	// PhoneRegion reads phone numbers without a country code (sms.default_region).
 	PhoneRegion string
 	// Issuer is lingpai's issuer, for the <issuer>/resources audience.
@@ -63,7 +67,9 @@ type WeChatProvider struct {
 // IsUnionID reports whether the provider's keys are unionids.
 func (w WeChatProvider) IsUnionID() bool { return w.Kind == "oauth" || w.Kind == "unionid" }
 
-func (o *Options) wants(kind string) bool { return len(o.Only) == 0 || slices.Contains(o.Only, kind) }
+func (o *Options) wants(kind string) bool {
+	return len(o.Only) == 0 || slices.Contains(o.Only, kind) || (kind == "identity-resources" && slices.Contains(o.Only, "resources"))
+}
 
 func (o *Options) validate() error {
 	for _, k := range o.Only {
@@ -95,6 +101,18 @@ func (o *Options) validate() error {
 			return fmt.Errorf("is4import: --signing-key-password-file: %w", err)
 		}
 		o.SigningKeyPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	if len(o.SigningKey) > 0 {
+		// Parsed up front: a wrong password or an unreadable file stops the run before any kind
+		// is written, with the file named.
+		jwk, err := ParseSigningKey(o.SigningKey, o.SigningKeyPassword, o.SigningKeyKID)
+		if err != nil {
+			if o.SigningKeyFile != "" {
+				return fmt.Errorf("--signing-key %s: %w", o.SigningKeyFile, err)
+			}
+			return err
+		}
+		o.signingKey = jwk
 	}
 	if o.PhoneRegion == "" {
 		o.PhoneRegion = "CN"

@@ -149,10 +149,6 @@ func (im *importer) resources(ctx context.Context, kr *KindReport) error {
 			kr.Imported++
 		}
 	}
-	var n int
-	if err := im.src.tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+im.src.t("IdentityResources")).Scan(&n); err == nil && n > 0 {
-		kr.note("IdentityResources", "%d identity resources not imported: lingpai's claims per scope are fixed (openid, profile, email, phone)", n)
-	}
 	return nil
 }
 

@@ -103,6 +103,8 @@ func (im *importer) run(ctx context.Context, kind string, kr *KindReport) error 
 	switch kind {
 	case "resources":
 		return im.resources(ctx, kr)
+	case "identity-resources":
+		return im.identityResources(ctx, kr)
 	case "clients":
 		return im.clients(ctx, kr)
 	case "users":

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
-	"golang.org/x/crypto/pkcs12"
+	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/lingpai/lingpai/storage"
 )
@@ -83,9 +83,14 @@ func ParseSigningKey(data []byte, password, kid string) (*jose.JSONWebKey, error
 		}
 		jwk = &jose.JSONWebKey{Key: key}
 	default:
-		key, c, err := pkcs12.Decode(data, password)
-		if err != nil {
-			return nil, fmt.Errorf("is4import: signing key is neither JWK, PEM nor a PKCS#12 this reader understands (convert with openssl pkcs12 -nodes): %w", err)
+		// PKCS#12 as IS4 hosts load it (X509Certificate2 from a .pfx): legacy RC2/3DES or
+		// OpenSSL 3's default PBES2 with AES-256 and a SHA-256 MAC.
+		key, c, _, err := pkcs12.DecodeChain(data, password)
+		switch {
+		case errors.Is(err, pkcs12.ErrIncorrectPassword):
+			return nil, errors.New("is4import: signing key: wrong PKCS#12 password (--signing-key-password-file)")
+		case err != nil:
+			return nil, fmt.Errorf("is4import: signing key is neither JWK, PEM nor a readable PKCS#12 file: %w", err)
 		}
 		jwk, cert = &jose.JSONWebKey{Key: key}, c
 	}
@@ -152,10 +157,7 @@ func parseJSONKey(b []byte) (*jose.JSONWebKey, error) {
 func (im *importer) importSigningKey(ctx context.Context, kr *KindReport) error {
 	o := im.opts
 	kr.Read = 1
-	jwk, err := ParseSigningKey(o.SigningKey, o.SigningKeyPassword, o.SigningKeyKID)
-	if err != nil {
-		return err
-	}
+	jwk := o.signingKey
 	raw, err := jwk.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("is4import: signing key: %w", err)

@@ -69,6 +69,14 @@ func TestWiredServer(t *testing.T) {
 			if claims := idTokenClaims(t, win.Str("id_token")); claims["sub"] != "a1c3f6e2-0000-4000-8000-000000000001" || claims["role"] != "admin" {
 				t.Fatalf("id_token claims %v", claims)
 			}
+			// app's IS4 lifetimes hold for the exchange: AccessTokenLifetime 600, IdentityTokenLifetime 300.
+			id := idTokenClaims(t, win.Str("id_token"))
+			if e, _ := win.Body["expires_in"].(float64); e < 599 || e > 600 {
+				t.Fatalf("legacy refresh: expires_in %v, want app's 600", win.Body["expires_in"])
+			}
+			if life := id["exp"].(float64) - id["iat"].(float64); life < 299 || life > 301 {
+				t.Fatalf("legacy refresh: id_token lifetime %v, want app's IdentityTokenLifetime 300", life)
+			}
 			if r := refresh("app", seed.SecretSHA512, win.Str("refresh_token")); r.Status != 200 {
 				t.Fatalf("lingpai's refresh token after the exchange: %d %s", r.Status, r.Raw)
 			}

@@ -23,22 +23,24 @@ import (
 func TestGaleraReplicas(t *testing.T) {
 	c := galerarig.Start(t, 3)
 	db := c.CreateDatabase()
-	on := func(nd *galerarig.Node, params string) func(*config.Config) {
+	on := func(nd *galerarig.Node, params string, cacheTTL time.Duration) func(*config.Config) {
 		return func(cfg *config.Config) {
 			cfg.Database.DSN = nd.DSN(db) + params
 			cfg.Server.Issuer = "http://lingpai.test"
-			cfg.Server.CacheTTL = 0
+			cfg.Server.CacheTTL = cacheTTL
 		}
 	}
 	// The replicas on nodes 1 and 2 wait out a cluster change (their statements stall while the
 	// cluster evicts a dead member); the one on node 3 has bounded reads, as a replica on a hung
-	// node must give up rather than hang its clients.
-	a := lingpaitest.Start(t, "mysql", on(c.Nodes[0], ""))
-	b := lingpaitest.Start(t, "mysql", on(c.Nodes[1], ""))
+	// node must give up rather than hang its clients. They cache clients for clientTTL, so that
+	// client changes are seen across nodes within it.
+	const clientTTL = time.Second
+	a := lingpaitest.Start(t, "mysql", on(c.Nodes[0], "", clientTTL))
+	b := lingpaitest.Start(t, "mysql", on(c.Nodes[1], "", clientTTL))
 	// An explicit audience: the harness derives the default one from each replica's own test URL.
 	secret := a.Client("app", []string{"password", "refresh_token", "client_credentials"}, []string{"openid", "offline_access", "api1"},
 		func(c *storage.Client) { c.Audience = storage.StringList{"https://api.example"} })
-	a.User("alice", "alice-password-1")
+	alice := a.User("alice", "alice-password-1")
 	pw := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice-password-1"}, "scope": {"openid offline_access"}}
 	replicas := [2]*lingpaitest.Server{a, b}
 
@@ -47,10 +49,61 @@ func TestGaleraReplicas(t *testing.T) {
 	})
 	t.Run("same refresh token at two replicas on two nodes, access tokens not stored", func(t *testing.T) {
 		unstored := func(nd *galerarig.Node) func(*config.Config) {
-			return func(cfg *config.Config) { on(nd, "")(cfg); cfg.Tokens.StoreAccessTokens = false }
+			return func(cfg *config.Config) { on(nd, "", clientTTL)(cfg); cfg.Tokens.StoreAccessTokens = false }
 		}
-		pair := [2]*lingpaitest.Server{lingpaitest.Start(t, "mysql", unstored(c.Nodes[0])), lingpaitest.Start(t, "mysql", unstored(c.Nodes[1]))}
-		refreshRace(t, pair, secret, pw, 10)
+		noRows := [2]*lingpaitest.Server{lingpaitest.Start(t, "mysql", unstored(c.Nodes[0])), lingpaitest.Start(t, "mysql", unstored(c.Nodes[1]))}
+		refreshRace(t, noRows, secret, pw, 10)
+	})
+
+	var retries [2]int
+	t.Run("same authorization code at two replicas on two nodes", func(t *testing.T) {
+		testCodeRace(t, pair(replicas), "alice-password-1")
+	})
+	t.Run("same IdentityServer4 refresh handle at two replicas on two nodes", func(t *testing.T) {
+		testLegacyRace(t, pair(replicas), secret, alice.ID)
+	})
+	var n int
+	n, retries = retriesSince(t, pair(replicas), retries)
+	t.Logf("transactions retried after a conflict during the races (lingpai_db_tx_retries_total at both replicas): %d", n)
+	t.Run("SMS and throttling", func(t *testing.T) {
+		r := startSMSPair(t, c, db)
+		t.Run("same SMS code at two replicas on two nodes", func(t *testing.T) { testSMSCodeRace(t, r) })
+		t.Run("send limits hold across nodes", func(t *testing.T) { testSMSLimits(t, r) })
+		t.Run("parallel wrong passwords lock at exactly max_failures", func(t *testing.T) { testLockout(t, r) })
+	})
+	t.Run("client changes at one replica seen at the other within cache_ttl", func(t *testing.T) {
+		testClientChanges(t, pair(replicas), clientTTL)
+	})
+	t.Run("throughput: two replicas on 3 nodes vs on 1 node", func(t *testing.T) {
+		const workers, d = 8, 3 * time.Second
+		_, retries = retriesSince(t, pair(replicas), retries)
+		cc3, rt3 := benchPair(t, pair(replicas), secret, "alice-password-1", workers, d)
+		n3, _ := retriesSince(t, pair(replicas), retries)
+		one := galerarig.Start(t, 1)
+		db1 := one.CreateDatabase()
+		var p1 pair
+		for i := range p1 {
+			p1[i] = lingpaitest.Start(t, "mysql", func(cfg *config.Config) {
+				cfg.Database.DSN = one.Nodes[0].DSN(db1)
+				cfg.Server.Issuer = "http://lingpai-one.test"
+				cfg.Server.CacheTTL = clientTTL
+			})
+		}
+		s1 := p1[0].Client("app", []string{"password", "refresh_token", "client_credentials"}, []string{"openid", "offline_access", "api1"})
+		p1[0].User("alice", "alice-password-1")
+		var before1 [2]int
+		_, before1 = retriesSince(t, p1, before1)
+		cc1, rt1 := benchPair(t, p1, s1, "alice-password-1", workers, d)
+		n1, _ := retriesSince(t, p1, before1)
+		for _, m := range []throughput{cc3, rt3, cc1, rt1} {
+			if m.failed != 0 || m.ok == 0 {
+				t.Errorf("a measurement had failures or no success: %s", m)
+			}
+		}
+		t.Logf("%d clients, %s each, two replicas (one per node) on a 3-node cluster: client_credentials %s, refresh %s; transactions retried %d",
+			workers, d, cc3, rt3, n3)
+		t.Logf("%d clients, %s each, two replicas on a 1-node cluster: client_credentials %s, refresh %s; transactions retried %d",
+			workers, d, cc1, rt1, n1)
 	})
 
 	t.Run("wrong passwords at both replicas: no server error", func(t *testing.T) {
@@ -77,12 +130,17 @@ func TestGaleraReplicas(t *testing.T) {
 				t.Errorf("%d wrong passwords answered %s", n, k)
 			}
 		}
-		t.Logf("40 parallel wrong passwords over 2 nodes: %s", summary(outcomes))
+		var retried, gaveUp uint64
+		for _, s := range replicas {
+			r, g := s.Store.TxRetries()
+			retried, gaveUp = retried+r, gaveUp+g
+		}
+		t.Logf("40 parallel wrong passwords over 2 nodes: %s (replicas' transactions so far: %d retried, %d out of retries)", summary(outcomes), retried, gaveUp)
 	})
 
 	t.Run("node loss: 503 and /readyz failing on its replica, others serve", func(t *testing.T) {
 		n3 := c.Nodes[2]
-		r3 := lingpaitest.Start(t, "mysql", on(n3, "&readTimeout=2s&writeTimeout=2s"))
+		r3 := lingpaitest.Start(t, "mysql", on(n3, "&readTimeout=2s&writeTimeout=2s", 0))
 		cc := url.Values{"grant_type": {"client_credentials"}}
 		ready := func(s *lingpaitest.Server) int {
 			req, _ := http.NewRequest(http.MethodGet, s.URL+"/readyz", nil)

@@ -138,4 +138,18 @@ func testWeb(t *testing.T, s *storage.Store) {
 	if got, _ := s.ConsentOf(ctx, "u1", "app"); len(got) != 2 {
 		t.Fatalf("consent: %v", got)
 	}
+	// An imported consent with an expiry counts until then, and a consent given again lasts.
+	past, future := time.Now().UTC().Add(-time.Minute), time.Now().UTC().Add(time.Hour)
+	must(t, s.DB(ctx).Create(&storage.Consent{UserID: "u2", ClientID: "app", Scopes: []string{"openid"}, UpdatedAt: past, ExpiresAt: &future}).Error)
+	must(t, s.DB(ctx).Create(&storage.Consent{UserID: "u3", ClientID: "app", Scopes: []string{"openid"}, UpdatedAt: past, ExpiresAt: &past}).Error)
+	if got, _ := s.ConsentOf(ctx, "u2", "app"); len(got) != 1 {
+		t.Fatalf("live imported consent: %v", got)
+	}
+	if got, _ := s.ConsentOf(ctx, "u3", "app"); len(got) != 0 {
+		t.Fatalf("expired consent: %v", got)
+	}
+	must(t, s.SaveConsent(ctx, "u3", "app", []string{"openid"}))
+	if got, _ := s.ConsentOf(ctx, "u3", "app"); len(got) != 1 {
+		t.Fatalf("consent given again after expiry: %v", got)
+	}
 }

@@ -28,7 +28,7 @@ import (
 	"github.com/lingpai/lingpai/storage/storagetest"
 )
 
-//go:embed testdata/*.sql
+//go:embed testdata/*.sql testdata/*.tmpl
 var schemas embed.FS
 
 // Official ASP.NET Core Identity vectors for the password "my password"
@@ -228,7 +228,9 @@ type Client struct {
 	CORSOrigins      []string
 	Secrets          []Secret
 	AccessTokenLife  int
+	IDTokenLife      int // IdentityTokenLifetime; 0 is IS4's default, 300
 	AbsoluteLifetime int
+	RequireConsent   bool
 }
 
 // Secret is a ClientSecrets row.
@@ -253,6 +255,10 @@ func (s *Source) AddClient(t testing.TB, c Client) {
 	if abs == 0 {
 		abs = 2592000
 	}
+	idLife := c.IDTokenLife
+	if idLife == 0 {
+		idLife = 300
+	}
 	now := s.Time(time.Now())
 	id := s.Insert(t, "Clients", []string{"Enabled", "ClientId", "ProtocolType", "RequireClientSecret", "ClientName", "RequireConsent",
 		"AllowRememberConsent", "AlwaysIncludeUserClaimsInIdToken", "RequirePkce", "AllowPlainTextPkce", "RequireRequestObject",
@@ -261,8 +267,8 @@ func (s *Source) AddClient(t testing.TB, c Client) {
 		"SlidingRefreshTokenLifetime", "RefreshTokenUsage", "UpdateAccessTokenClaimsOnRefresh", "RefreshTokenExpiration",
 		"AccessTokenType", "EnableLocalLogin", "IncludeJwtId", "AlwaysSendClientClaims", "ClientClaimsPrefix", "Created",
 		"DeviceCodeLifetime", "NonEditable"},
-		c.Enabled, c.ClientID, "oidc", c.RequireSecret, "The "+c.ClientID, false, true, false, c.RequirePkce, false, false, false,
-		true, true, c.AllowOffline, 300, life, 300, abs, 1296000, usage, false, 1, tokenType, true, true, false, "client_", now, 300, false)
+		c.Enabled, c.ClientID, "oidc", c.RequireSecret, "The "+c.ClientID, c.RequireConsent, true, false, c.RequirePkce, false, false, false,
+		true, true, c.AllowOffline, idLife, life, 300, abs, 1296000, usage, false, 1, tokenType, true, true, false, "client_", now, 300, false)
 	for _, g := range c.GrantTypes {
 		s.Insert(t, "ClientGrantTypes", []string{"GrantType", "ClientId"}, g, id)
 	}
@@ -378,9 +384,31 @@ func (s *Source) AddRefreshToken(t testing.TB, r RefreshToken) {
 // AddConsent stores a user_consent row.
 func (s *Source) AddConsent(t testing.TB, subject, clientID string, scopes []string) {
 	t.Helper()
+	s.AddConsentUntil(t, subject, clientID, scopes, nil)
+}
+
+// AddConsentUntil inserts a user_consent row that expires (a client with a ConsentLifetime), as
+// IS4's DefaultUserConsentStore writes it: Expiration in the Data JSON and in the column, the key
+// derived from clientId|subjectId.
+func (s *Source) AddConsentUntil(t testing.TB, subject, clientID string, scopes []string, expires *time.Time) {
+	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
+	var exp, expCol any
+	if expires != nil {
+		exp, expCol = expires.UTC().Format(time.RFC3339), s.Time(expires.UTC())
+	}
 	b, _ := json.Marshal(map[string]any{"SubjectId": subject, "ClientId": clientID, "Scopes": scopes,
-		"CreationTime": now.Format(time.RFC3339), "Expiration": nil})
-	s.Insert(t, "PersistedGrants", []string{"Key", "Type", "SubjectId", "ClientId", "CreationTime", "Data"},
-		Sha256(subject+"|"+clientID+":user_consent"), "user_consent", subject, clientID, s.Time(now), string(b))
+		"CreationTime": now.Format(time.RFC3339), "Expiration": exp})
+	s.Insert(t, "PersistedGrants", []string{"Key", "Type", "SubjectId", "ClientId", "CreationTime", "Expiration", "Data"},
+		Sha256(clientID+"|"+subject+":user_consent"), "user_consent", subject, clientID, s.Time(now), expCol, string(b))
+}
+
+// AddIdentityResource inserts an IdentityResources row and its IdentityResourceClaims.
+func (s *Source) AddIdentityResource(t testing.TB, name string, enabled bool, claims ...string) {
+	t.Helper()
+	id := s.Insert(t, "IdentityResources", []string{"Enabled", "Name", "DisplayName", "Required", "Emphasize", "ShowInDiscoveryDocument", "Created", "NonEditable"},
+		enabled, name, "The "+name+" scope", false, false, true, s.Time(time.Now()), false)
+	for _, c := range claims {
+		s.Insert(t, "IdentityResourceClaims", []string{"Type", "IdentityResourceId"}, c, id)
+	}
 }

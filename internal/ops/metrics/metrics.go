@@ -78,6 +78,31 @@ func New(db *sql.DB) *Metrics {
 	return m
 }
 
+// TxRetrySource is what WatchTxRetries reads: storage.Store's counters of transactions run again
+// after a conflict and of those whose conflicts outlived the retries.
+type TxRetrySource interface {
+	TxRetries() (retried, gaveUp uint64)
+}
+
+// WatchTxRetries exports src's counters as lingpai_db_tx_retries_total and
+// lingpai_db_tx_retries_exhausted_total, read at each scrape. On a Galera cluster they are the
+// certification conflicts lingpai absorbed and the ones it answered 503.
+func (m *Metrics) WatchTxRetries(src TxRetrySource) {
+	if m == nil || src == nil {
+		return
+	}
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "db_tx_retries_total",
+			Help: "Database transactions run again after a deadlock, lock timeout, write conflict or certification failure.",
+		}, func() float64 { r, _ := src.TxRetries(); return float64(r) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "db_tx_retries_exhausted_total",
+			Help: "Database transactions still conflicting after the last retry (answered 503 temporarily_unavailable).",
+		}, func() float64 { _, g := src.TxRetries(); return float64(g) }),
+	)
+}
+
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})

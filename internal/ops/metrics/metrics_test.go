@@ -52,3 +52,21 @@ func TestUpstreamAndMethodLabels(t *testing.T) {
 		t.Error("a client-chosen method became a label")
 	}
 }
+
+type fixedRetries struct{ retried, gaveUp uint64 }
+
+func (f fixedRetries) TxRetries() (uint64, uint64) { return f.retried, f.gaveUp }
+
+func TestTxRetriesExported(t *testing.T) {
+	m := metrics.New(nil)
+	m.WatchTxRetries(fixedRetries{retried: 7, gaveUp: 2})
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{"lingpai_db_tx_retries_total 7", "lingpai_db_tx_retries_exhausted_total 2"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("missing %q in\n%s", want, rec.Body.String())
+		}
+	}
+	var none *metrics.Metrics
+	none.WatchTxRetries(fixedRetries{}) // a nil Metrics records nothing, and does not panic
+}
