@@ -266,3 +266,34 @@ func TestUpstreamMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordADClientLifetimes: a client's own lifetimes (an IdentityServer4 client's, kept at
+// import) apply to password_ad tokens too, not only to fosite's built-in grants.
+func TestPasswordADClientLifetimes(t *testing.T) {
+	each(t, func(t *testing.T, backend string) {
+		dir := testrig.StartSlapd(t)
+		s, secret := startAD(t, backend, dir, nil)
+		if err := s.Store.SaveClientSettings(context.Background(), &storage.ClientSettings{ClientID: "app",
+			AccessTokenLifetime: 600, IDTokenLifetime: 900}); err != nil {
+			t.Fatal(err)
+		}
+		r := s.Token("app", secret, adForm("alice", testrig.AlicePass))
+		if r.Status != 200 {
+			t.Fatalf("%d %s", r.Status, r.Raw)
+		}
+		if got, _ := r.Body["expires_in"].(float64); got < 599 || got > 600 {
+			t.Fatalf("expires_in %v, want 600", got)
+		}
+		for _, tc := range []struct {
+			name, token string
+			want        float64
+		}{{"access token", r.Str("access_token"), 600}, {"id_token", r.Str("id_token"), 900}} {
+			c := jwtPart(t, tc.token, 1)
+			exp, _ := c["exp"].(float64)
+			iat, _ := c["iat"].(float64)
+			if exp-iat != tc.want {
+				t.Fatalf("%s lives %v s, want %v", tc.name, exp-iat, tc.want)
+			}
+		}
+	})
+}
