@@ -187,3 +187,39 @@ func TestVerifyJWTFollowsTheKeys(t *testing.T) {
 		t.Fatalf("the active key's token: %v", err)
 	}
 }
+
+// TestVerifyJWTOtherAlgorithms: a key of an algorithm without a fast path (an imported RS384 key)
+// verifies through fosite's Decode, still only under its own alg.
+func TestVerifyJWTOtherAlgorithms(t *testing.T) {
+	ctx := context.Background()
+	st := storagetest.OpenSQLite(t, storage.Options{})
+	kr, err := New(ctx, st, Options{Algorithm: "RS256", Overlap: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := (&jose.JSONWebKey{Key: priv, KeyID: "rs384", Algorithm: "RS384", Use: "sig"}).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddSigningKey(ctx, &storage.SigningKey{KID: "rs384", Algorithm: "RS384", PrivateJWK: raw}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kr.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claims := map[string]any{"sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}
+	if c, err := kr.VerifyJWT(ctx, signWith(t, jose.RS384, priv, "rs384", claims, nil)); err != nil || c["sub"] != "alice" {
+		t.Fatalf("RS384 token of the RS384 key: %v, %v", c, err)
+	}
+	if _, err := kr.VerifyJWT(ctx, signWith(t, jose.RS256, priv, "rs384", claims, nil)); err == nil {
+		t.Fatal("RS256 token of the RS384 key accepted")
+	}
+	expired := map[string]any{"sub": "alice", "exp": time.Now().Add(-time.Minute).Unix()}
+	if _, err := kr.VerifyJWT(ctx, signWith(t, jose.RS384, priv, "rs384", expired, nil)); err == nil {
+		t.Fatal("expired RS384 token accepted")
+	}
+}
