@@ -134,7 +134,11 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: fc}, fc)
 	var core oauth2.CoreStrategy = hmacStrategy
 	if d.cfg.Tokens.Format == "jwt" {
-		core = &oauth2.DefaultJWTStrategy{Signer: d.keyring.Signer(), HMACSHAStrategy: hmacStrategy, Config: fc}
+		// Introspection checks a stored JWT with the keyring's VerifyJWT: read once, alg pinned.
+		core = &jwtaccess.Strategy{
+			DefaultJWTStrategy: &oauth2.DefaultJWTStrategy{Signer: d.keyring.Signer(), HMACSHAStrategy: hmacStrategy, Config: fc},
+			Verifier:           d.keyring,
+		}
 	}
 	// id_tokens: RS256 unless the client registered id_token_signed_response_alg (OIDC Core 15.1).
 	idStrategy := &openid.DefaultStrategy{Signer: d.keyring.IDTokenSigner(func(ctx context.Context, clientID string) string {
@@ -239,7 +243,7 @@ func newProvider(ctx context.Context, d *parts, custom []grants.Grant) (*fosite.
 	}
 	if unstored {
 		// Access tokens without a row: checked and revoked by signature and the revocation list.
-		o := jwtaccess.Options{Signer: d.keyring.Signer(), Store: store, Now: d.now}
+		o := jwtaccess.Options{Verifier: d.keyring, Store: store, Now: d.now}
 		validator, revoker = jwtaccess.Introspector(validator, o), jwtaccess.Revoker(revoker, o)
 	}
 	fc.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{

@@ -251,8 +251,8 @@ func compare(rw row, against string, base, baseCPU, target float64, extra string
 }
 
 func progress(r result) {
-	fmt.Fprintf(os.Stderr, "  %-7s %-48s %9.1f/s  p50 %7s  p99 %7s  errors %d\n", r.backend, r.name, r.rate(),
-		ms(r.p50), ms(r.p99), r.errs)
+	fmt.Fprintf(os.Stderr, "  %-7s %-48s %9.1f/s  %7.1f/CPU-s  p50 %7s  p99 %7s  errors %d\n", r.backend, r.name, r.rate(),
+		r.perCPU(), ms(r.p50), ms(r.p99), r.errs)
 	if r.firstErr != nil {
 		fmt.Fprintf(os.Stderr, "          first error: %v\n", r.firstErr)
 	}

@@ -4,14 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v3"
+	josejwt "github.com/go-jose/go-jose/v3/jwt"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/lingpai/lingpai/internal/keys"
 	"github.com/lingpai/lingpai/internal/session"
+	"github.com/lingpai/lingpai/storage"
+	"github.com/lingpai/lingpai/storage/storagetest"
 )
 
 type fakeStore struct {
@@ -49,12 +56,12 @@ func (n *next) RevokeToken(context.Context, string, fosite.TokenType, fosite.Cli
 }
 
 func TestIntrospectorAndRevoker(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	ctx := context.Background()
+	kr, err := keys.New(ctx, storagetest.OpenSQLite(t, storage.Options{}), keys.Options{Algorithm: "RS256", Overlap: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer := &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (any, error) { return key, nil }}
-	ctx := context.Background()
+	signer := kr.Signer()
 	now := time.Now()
 	sign := func(claims jwt.MapClaims) string {
 		tok, _, err := signer.Generate(ctx, claims, &jwt.Headers{})
@@ -62,6 +69,23 @@ func TestIntrospectorAndRevoker(t *testing.T) {
 			t.Fatal(err)
 		}
 		return tok
+	}
+	active, _ := kr.Active(ctx)
+	// signRaw signs as anyone holding the key could: with another alg, or another key under its kid.
+	signRaw := func(alg jose.SignatureAlgorithm, key any, claims jwt.MapClaims) string {
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", active.KeyID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := josejwt.Signed(s).Claims(map[string]any(claims)).CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
 	}
 	base := func(extra jwt.MapClaims) jwt.MapClaims {
 		c := jwt.MapClaims{"jti": "j1", "sub": "alice", "client_id": "app", "scope": "api openid", "aud": []string{"https://api"},
@@ -75,6 +99,9 @@ func TestIntrospectorAndRevoker(t *testing.T) {
 		}
 		return c
 	}
+	live := sign(base(nil))
+	parts := strings.Split(live, ".")
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"jti":"j2","sub":"mallory","client_id":"app","exp":9999999999,"` + session.ClaimGrantID + `":"g2"}`))
 	tests := []struct {
 		name      string
 		token     string
@@ -86,6 +113,10 @@ func TestIntrospectorAndRevoker(t *testing.T) {
 		{"a JWT without a grant (stored before the switch) goes to fosite", sign(base(jwt.MapClaims{session.ClaimGrantID: nil})), false, true, nil},
 		{"an expired JWT goes to fosite (no row: inactive)", sign(base(jwt.MapClaims{"exp": now.Add(-time.Minute).Unix()})), false, true, nil},
 		{"a live, unrevoked JWT is active", sign(base(nil)), false, false, nil},
+		{"claims changed under the signature go to fosite (no row: inactive)", parts[0] + "." + forged + "." + parts[2], false, true, nil},
+		{"another key under our kid goes to fosite", signRaw(jose.RS256, other, base(nil)), false, true, nil},
+		{"our key with another alg goes to fosite", signRaw(jose.RS512, active.Key, base(nil)), false, true, nil},
+		{"alg none goes to fosite", base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"`+active.KeyID+`"}`)) + "." + parts[1] + ".", false, true, nil},
 		{"a revoked JWT is inactive", sign(base(nil)), true, false, fosite.ErrInactiveToken},
 		{"a deleted client's JWT is inactive", sign(base(jwt.MapClaims{"client_id": "gone"})), false, false, fosite.ErrInactiveToken},
 	}
@@ -93,7 +124,7 @@ func TestIntrospectorAndRevoker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st, in := &fakeStore{revoked: tc.revoked}, &next{}
 			ar := fosite.NewAccessRequest(session.New())
-			use, err := Introspector(in, Options{Signer: signer, Store: st}).IntrospectToken(ctx, tc.token, fosite.AccessToken, ar, nil)
+			use, err := Introspector(in, Options{Verifier: kr, Store: st}).IntrospectToken(ctx, tc.token, fosite.AccessToken, ar, nil)
 			if in.asked != tc.wantInner {
 				t.Fatalf("wrapped handler asked = %v, want %v", in.asked, tc.wantInner)
 			}
@@ -120,7 +151,7 @@ func TestIntrospectorAndRevoker(t *testing.T) {
 	t.Run("revocation", func(t *testing.T) {
 		tok := sign(base(nil))
 		st, in := &fakeStore{}, &next{}
-		r := Revoker(in, Options{Signer: signer, Store: st})
+		r := Revoker(in, Options{Verifier: kr, Store: st})
 		if err := r.RevokeToken(ctx, tok, fosite.AccessToken, &fosite.DefaultClient{ID: "other"}); !errors.Is(err, fosite.ErrUnauthorizedClient) || st.got != nil {
 			t.Fatalf("another client: %v, revoked %v", err, st.got)
 		}

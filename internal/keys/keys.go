@@ -50,6 +50,7 @@ const IDTokenAlgorithm = "RS256"
 type set struct {
 	active   map[string]*jose.JSONWebKey // by algorithm: the newest unretired key
 	byKID    map[string]*jose.JSONWebKey
+	verify   map[string]*verifyKey // by kid: byKID's public halves, built once per load
 	public   jose.JSONWebKeySet
 	loadedAt time.Time
 }
@@ -152,7 +153,7 @@ func (k *Keyring) load(ctx context.Context) (*set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: load: %w", err)
 	}
-	s := &set{active: map[string]*jose.JSONWebKey{}, byKID: map[string]*jose.JSONWebKey{}, loadedAt: k.now()}
+	s := &set{active: map[string]*jose.JSONWebKey{}, byKID: map[string]*jose.JSONWebKey{}, verify: map[string]*verifyKey{}, loadedAt: k.now()}
 	for _, r := range rows {
 		var jwk jose.JSONWebKey
 		if err := jwk.UnmarshalJSON(r.PrivateJWK); err != nil {
@@ -164,6 +165,7 @@ func (k *Keyring) load(ctx context.Context) (*set, error) {
 			rk.Precompute()
 		}
 		s.byKID[r.KID] = &jwk
+		s.verify[r.KID] = newVerifyKey(&jwk)
 		s.public.Keys = append(s.public.Keys, jwk.Public())
 		if s.active[jwk.Algorithm] == nil && r.RetiredAt == nil {
 			s.active[jwk.Algorithm] = &jwk
@@ -272,7 +274,7 @@ func (s *signer) Generate(ctx context.Context, claims jwt.MapClaims, header jwt.
 			return "", "", err
 		}
 	}
-	return s.fixed(key).Generate(ctx, claims, header)
+	return fixed(key).Generate(ctx, claims, header)
 }
 
 // audience is the single audience of an id_token (the client id), "" when there is not one.
@@ -308,18 +310,27 @@ func (s *signer) keyFor(ctx context.Context, token string) (*jose.JSONWebKey, er
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorMalformed, Inner: err}
 	}
-	set, err := s.k.current(ctx)
+	key, err := s.k.lookup(ctx, h.KID)
 	if err != nil {
 		return nil, err
 	}
-	key, ok := set.byKID[h.KID]
+	return key.jwk, nil
+}
+
+// lookup returns the published key that kid names, ready to verify with.
+func (k *Keyring) lookup(ctx context.Context, kid string) (*verifyKey, error) {
+	set, err := k.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := set.verify[kid]
 	if !ok {
 		// A key rotated at another replica signs tokens before this one's cache_ttl is up: look
 		// again, at most once per unknownKIDReload, so forged kids cannot hammer the database.
-		key, ok = s.k.reloadIfOlder(ctx, unknownKIDReload).byKID[h.KID]
+		key, ok = k.reloadIfOlder(ctx, unknownKIDReload).verify[kid]
 	}
 	if !ok {
-		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorUnverifiable, Inner: fmt.Errorf("unknown kid %q", h.KID)}
+		return nil, &jwt.ValidationError{Errors: jwt.ValidationErrorUnverifiable, Inner: fmt.Errorf("unknown kid %q", kid)}
 	}
 	return key, nil
 }
@@ -327,7 +338,7 @@ func (s *signer) keyFor(ctx context.Context, token string) (*jose.JSONWebKey, er
 // unknownKIDReload is the least time between reloads prompted by a token with an unknown kid.
 const unknownKIDReload = time.Second
 
-func (s *signer) fixed(key *jose.JSONWebKey) *jwt.DefaultSigner {
+func fixed(key *jose.JSONWebKey) *jwt.DefaultSigner {
 	return &jwt.DefaultSigner{GetPrivateKey: func(context.Context) (interface{}, error) { return key, nil }}
 }
 
@@ -336,7 +347,7 @@ func (s *signer) Validate(ctx context.Context, token string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return s.fixed(key).Validate(ctx, token)
+	return fixed(key).Validate(ctx, token)
 }
 
 func (s *signer) Decode(ctx context.Context, token string) (*jwt.Token, error) {
@@ -344,7 +355,7 @@ func (s *signer) Decode(ctx context.Context, token string) (*jwt.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.fixed(key).Decode(ctx, token)
+	return fixed(key).Decode(ctx, token)
 }
 
 func (s *signer) Hash(ctx context.Context, in []byte) ([]byte, error) { return s.def.Hash(ctx, in) }
