@@ -21,6 +21,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/lingpai/lingpai/internal/claimvalue"
 	"github.com/lingpai/lingpai/storage"
 )
 
@@ -90,7 +91,7 @@ func (w *wrapper) is4(ctx context.Context, token string, ar fosite.AccessRequest
 		return false, nil //nolint:nilerr // a token that does not verify is inactive, not a failure
 	}
 	claims := parsed.Claims
-	exp, iat := numericTime(claims["exp"]), numericTime(claims["iat"])
+	exp, iat := claimvalue.Time(claims["exp"]), claimvalue.Time(claims["iat"])
 	if exp.IsZero() || !w.o.Now().Before(exp) {
 		return false, nil
 	}
@@ -107,7 +108,7 @@ func (w *wrapper) is4(ctx context.Context, token string, ar fosite.AccessRequest
 	if err != nil {
 		return false, fmt.Errorf("is4jwt: client %q: %w", clientID, err)
 	}
-	granted := stringList(claims["scope"])
+	granted := claimvalue.Strings(claims["scope"])
 	for _, s := range scopes {
 		if !fosite.Arguments(granted).Has(s) {
 			return false, fosite.ErrInvalidScope.WithHintf("The request scope '%s' has not been granted or is not allowed to be requested.", s)
@@ -121,7 +122,7 @@ func (w *wrapper) is4(ctx context.Context, token string, ar fosite.AccessRequest
 	for _, s := range granted {
 		req.GrantScope(s)
 	}
-	for _, a := range stringList(claims["aud"]) {
+	for _, a := range claimvalue.Strings(claims["aud"]) {
 		req.GrantAudience(a)
 	}
 	sess := req.GetSession()
@@ -158,36 +159,4 @@ func headerKID(token string) string {
 		return ""
 	}
 	return h.KID
-}
-
-func numericTime(v any) time.Time {
-	switch n := v.(type) {
-	case float64:
-		return time.Unix(int64(n), 0).UTC()
-	case int64:
-		return time.Unix(n, 0).UTC()
-	case json.Number:
-		i, _ := n.Int64()
-		return time.Unix(i, 0).UTC()
-	}
-	return time.Time{}
-}
-
-// stringList reads IS4's claims that are a string or a list of strings (scope, aud).
-func stringList(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return strings.Fields(x)
-	case []string:
-		return x
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
 }

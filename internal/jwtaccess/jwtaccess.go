@@ -7,7 +7,6 @@ package jwtaccess
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/lingpai/lingpai/internal/claimvalue"
 	"github.com/lingpai/lingpai/internal/session"
 )
 
@@ -58,7 +58,7 @@ func parse(ctx context.Context, o Options, raw string) *token {
 	if err != nil {
 		return nil
 	}
-	tok := &token{claims: c, iat: numericTime(c["iat"]), exp: numericTime(c["exp"])}
+	tok := &token{claims: c, iat: claimvalue.Time(c["iat"]), exp: claimvalue.Time(c["exp"])}
 	tok.grantID, _ = c[session.ClaimGrantID].(string)
 	tok.jti, _ = c["jti"].(string)
 	tok.subject, _ = c["sub"].(string)
@@ -101,7 +101,7 @@ func (in *introspector) IntrospectToken(ctx context.Context, raw string, use fos
 	if err != nil {
 		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
-	granted := stringList(tok.claims["scope"])
+	granted := claimvalue.Strings(tok.claims["scope"])
 	for _, s := range scopes {
 		if s != "" && !fosite.Arguments(granted).Has(s) {
 			return "", fosite.ErrInvalidScope.WithHintf("The request scope '%s' has not been granted or is not allowed to be requested.", s)
@@ -120,7 +120,7 @@ func (in *introspector) IntrospectToken(ctx context.Context, raw string, use fos
 	for _, s := range granted {
 		req.GrantScope(s)
 	}
-	for _, a := range stringList(tok.claims["aud"]) {
+	for _, a := range claimvalue.Strings(tok.claims["aud"]) {
 		req.GrantAudience(a)
 	}
 	sess.SetSubject(tok.subject)
@@ -164,38 +164,6 @@ func (r *revoker) RevokeToken(ctx context.Context, raw string, tt fosite.TokenTy
 	}
 	if err := r.o.Store.RevokeJWTAccessToken(ctx, tok.jti, tok.exp, tok.grantID); err != nil {
 		return fosite.ErrTemporarilyUnavailable.WithWrap(fmt.Errorf("jwtaccess: revoke: %w", err)).WithDebug(err.Error())
-	}
-	return nil
-}
-
-func numericTime(v any) time.Time {
-	switch n := v.(type) {
-	case float64:
-		return time.Unix(int64(n), 0).UTC()
-	case int64:
-		return time.Unix(n, 0).UTC()
-	case json.Number:
-		i, _ := n.Int64()
-		return time.Unix(i, 0).UTC()
-	}
-	return time.Time{}
-}
-
-// stringList reads a claim that is a space-separated string or a list of strings (scope, aud).
-func stringList(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return strings.Fields(x)
-	case []string:
-		return x
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
 	}
 	return nil
 }
