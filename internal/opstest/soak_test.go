@@ -156,8 +156,17 @@ func TestSoak(t *testing.T) {
 		if st.Errors != st.Unavailable {
 			t.Errorf("overload, %s: %d errors, only %d of them 503: %v", name, st.Errors, st.Unavailable, st.FirstErrors)
 		}
-		if st.Max > 8*time.Second {
-			t.Errorf("overload, %s: an answer took %s", name, st.Max)
+		// One request waits at most server.queue_timeout (1 s) for admission, then its own time:
+		// for a password check that includes the account's throttle slots (up to 5 s) and a hashing
+		// slot. The browser sign-in is five requests (authorize, login page, sign-in, authorize,
+		// code exchange), each admitted on its own, so its bound is larger; a hang still fails
+		// (the client gives up at 15 s, an error that is not a 503).
+		limit := 8 * time.Second
+		if name == loadtest.OpBrowser {
+			limit = 12 * time.Second
+		}
+		if st.Max > limit {
+			t.Errorf("overload, %s: an answer took %s (bound %s)", name, st.Max, limit)
 		}
 	}
 	var peakSoak, peakOver float64
