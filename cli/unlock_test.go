@@ -44,3 +44,32 @@ func TestUserUnlockLiftsARealLockout(t *testing.T) {
 		t.Fatalf("after unlock: %v", err)
 	}
 }
+
+// TestUserShowReportsAnImportedLockout: `user show` reports a lockout imported from
+// IdentityServer4 as the admin API does (one rule, manage.LockedUntil), not only throttle locks.
+func TestUserShowReportsAnImportedLockout(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "cli.db")
+	t.Setenv("LINGPAI_DATABASE_DSN", dsn)
+	cfg := filepath.Join("..", "config.yaml")
+	if _, errOut, code := run(t, "user", "create", "--config", cfg, "--username", "erin", "--password", "erin-password-1"); code != 0 {
+		t.Fatalf("user create: %d %s", code, errOut)
+	}
+	st, err := storage.Open(storage.Options{Driver: "sqlite", DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	u, err := st.UserByUsername(ctx, "erin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
+	if err := st.SetUserLockout(ctx, u.ID, &until); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "user", "show", "--config", cfg, "erin")
+	if want := "locked: until " + until.Format(time.RFC3339); code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("user show: %d %q %q, want a line %q", code, out, errOut, want)
+	}
+}

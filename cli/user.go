@@ -274,16 +274,8 @@ func (e *env) userShowCommand() *cobra.Command {
 				for _, id := range ids {
 					v.Identities = append(v.Identities, identityView{Provider: id.Provider, Subject: id.Subject})
 				}
-				if keys := manage.ThrottleKeys(u); keys != nil {
-					var locks []storage.ThrottleLock
-					if err := st.DB(e.ctx).Where("subject_key IN ? AND locked_until > ?", keys, time.Now().UTC()).Find(&locks).Error; err != nil {
-						return fmt.Errorf("read sign-in locks: %w", err)
-					}
-					for _, l := range locks {
-						if t := l.LockedUntil.UTC(); v.LockedUntil == nil || t.After(*v.LockedUntil) {
-							v.LockedUntil = &t
-						}
-					}
+				if v.LockedUntil, err = e.manage(cfg, st).LockedUntil(e.ctx, u); err != nil {
+					return fmt.Errorf("read sign-in locks: %w", err)
 				}
 				if out.json() {
 					return writeJSON(e.stdout, v)

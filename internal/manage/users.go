@@ -73,25 +73,42 @@ func (s *Service) NormalizePhone(field, raw string) (string, error) {
 func (s *Service) userView(ctx context.Context, u *storage.User) (*UserView, error) {
 	v := &UserView{Sub: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified, Phone: u.Phone,
 		PhoneVerified: u.PhoneVerified, HasPassword: len(u.PasswordHash) > 0, Disabled: u.Disabled, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
-	until, locked, err := s.Store.UserLockedUntil(ctx, u.ID)
+	until, err := s.LockedUntil(ctx, u)
 	if err != nil {
 		return nil, err
 	}
-	if keys := ThrottleKeys(u); !locked && keys != nil {
+	v.LockedUntil = until
+	return v, nil
+}
+
+// LockedUntil is when a user's sign-in lock ends, nil when it is not locked: the later of a
+// lockout imported from IdentityServer4 and the throttle's locks on the user's account keys.
+// The admin API and `lingpai user show` both report it.
+func (s *Service) LockedUntil(ctx context.Context, u *storage.User) (*time.Time, error) {
+	var latest *time.Time
+	later := func(t time.Time) {
+		if t = t.UTC(); latest == nil || t.After(*latest) {
+			latest = &t
+		}
+	}
+	imported, locked, err := s.Store.UserLockedUntil(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if locked {
+		later(imported)
+	}
+	if keys := ThrottleKeys(u); keys != nil {
 		var lock storage.ThrottleLock
-		err := s.Store.DB(ctx).Where("subject_key IN ? AND locked_until > ?", keys, s.now()).Order("locked_until DESC").Limit(1).Find(&lock).Error
+		err := s.Store.DB(ctx).Where("subject_key IN ? AND locked_until > ?", keys, s.now().UTC()).Order("locked_until DESC").Limit(1).Find(&lock).Error
 		if err != nil {
 			return nil, fmt.Errorf("manage: user lock: %w", err)
 		}
 		if lock.SubjectKey != "" {
-			until, locked = lock.LockedUntil, true
+			later(lock.LockedUntil)
 		}
 	}
-	if locked {
-		t := until.UTC()
-		v.LockedUntil = &t
-	}
-	return v, nil
+	return latest, nil
 }
 
 // ThrottleKeys are the regulator's account keys a user's sign-ins count against (password and
