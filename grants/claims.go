@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	"golang.org/x/sync/singleflight"
 )
 
 // ClaimSets maps a scope to the user claims granting it releases: OIDC Core 5.4's standard
@@ -87,6 +88,7 @@ type ScopeClaims struct {
 	mu     sync.Mutex
 	cached ClaimSets
 	at     time.Time
+	load   singleflight.Group // requests arriving as the cache expires share one read
 }
 
 // Sets returns the claim sets in force.
@@ -100,13 +102,21 @@ func (s *ScopeClaims) Sets(ctx context.Context) (ClaimSets, error) {
 	if fresh {
 		return cached, nil
 	}
-	stored, err := s.Load(ctx) // unlocked: concurrent requests do not queue behind one query
+	v, err, _ := s.load.Do("", func() (any, error) {
+		// One caller's cancellation must not fail the others sharing the read; the store's
+		// query timeout still bounds it.
+		stored, err := s.Load(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, err
+		}
+		sets := standardClaimSets.With(stored)
+		s.mu.Lock()
+		s.cached, s.at = sets, time.Now()
+		s.mu.Unlock()
+		return sets, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	sets := standardClaimSets.With(stored)
-	s.mu.Lock()
-	s.cached, s.at = sets, time.Now()
-	s.mu.Unlock()
-	return sets, nil
+	return v.(ClaimSets), nil
 }

@@ -2,9 +2,12 @@ package grants
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,5 +107,40 @@ func TestScopeClaimsReload(t *testing.T) {
 	var none *ScopeClaims
 	if sets, err := none.Sets(context.Background()); err != nil || len(sets) != 4 {
 		t.Fatalf("nil ScopeClaims: %v %v", sets, err)
+	}
+}
+
+// TestScopeClaimsConcurrentReloadReadsOnce: 50 requests arriving while the cache is stale share
+// one read of the stored claim sets.
+func TestScopeClaimsConcurrentReloadReadsOnce(t *testing.T) {
+	var loads atomic.Int32
+	release := make(chan struct{})
+	sc := &ScopeClaims{TTL: time.Hour, Load: func(context.Context) (map[string][]string, error) {
+		loads.Add(1)
+		<-release
+		return map[string][]string{"employee": {"employee_id"}}, nil
+	}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Go(func() {
+			sets, err := sc.Sets(context.Background())
+			if err == nil && len(sets["employee"]) != 1 {
+				err = fmt.Errorf("sets %v", sets)
+			}
+			errs <- err
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let the callers pile up behind the first read
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := loads.Load(); n != 1 {
+		t.Fatalf("%d reads for 50 concurrent callers, want 1", n)
 	}
 }
